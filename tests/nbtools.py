@@ -1,0 +1,101 @@
+"""Run course notebooks in tests: in-process (fast, per-cell outcomes) or on a real kernel."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parents[1]
+SOURCE = ROOT / "source"
+RELEASE = ROOT / "release"
+
+
+def assignments() -> list[str]:
+    return sorted(p.name for p in SOURCE.iterdir() if p.is_dir() and any(p.glob("*.ipynb")))
+
+
+def source_notebooks() -> list[Path]:
+    return sorted(SOURCE.glob("*/*.ipynb"))
+
+
+def read(path: Path) -> nbformat.NotebookNode:
+    return nbformat.read(path, as_version=4)
+
+
+def nbgrader_meta(cell) -> dict:
+    return cell.get("metadata", {}).get("nbgrader", {})
+
+
+def is_test_cell(cell) -> bool:
+    meta = nbgrader_meta(cell)
+    return cell.cell_type == "code" and meta.get("grade", False) and not meta.get("solution", False)
+
+
+@dataclass
+class Outcome:
+    grade_id: str | None
+    points: float
+    error: BaseException | None
+    output: str
+
+    @property
+    def passed(self) -> bool:
+        return self.error is None
+
+
+@dataclass
+class Run:
+    outcomes: dict[str, Outcome]
+    namespace: dict
+
+    def tests(self, path: Path) -> dict[str, Outcome]:
+        """Only the graded test cells' outcomes."""
+        ids = {nbgrader_meta(c).get("grade_id") for c in read(path).cells if is_test_cell(c)}
+        return {k: v for k, v in self.outcomes.items() if k in ids}
+
+    def failed(self) -> dict[str, Outcome]:
+        return {k: v for k, v in self.outcomes.items() if not v.passed}
+
+
+def run_in_process(path: Path, replace: dict[str, str] | None = None, cwd: Path | None = None) -> Run:
+    """Execute every code cell in order in one fresh namespace; return each cell's outcome.
+
+    Keys are nbgrader ``grade_id``s (``cell-<index>`` for cells without one). ``replace`` maps a
+    ``grade_id`` to source that runs instead (to inject a student's mistake).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    replace = dict(replace or {})
+    namespace: dict = {"__name__": "__main__"}
+    outcomes: dict[str, Outcome] = {}
+    old_cwd = os.getcwd()
+    os.chdir(cwd or path.parent)
+    try:
+        for index, cell in enumerate(read(path).cells):
+            if cell.cell_type != "code":
+                continue
+            meta = nbgrader_meta(cell)
+            key = meta.get("grade_id") or f"cell-{index}"
+            source = replace.pop(key, cell.source)
+            buffer = io.StringIO()
+            error = None
+            try:
+                with contextlib.redirect_stdout(buffer):
+                    exec(compile(source, f"<{path.name}:{key}>", "exec"), namespace)
+            except Exception as exc:  # noqa: BLE001 - the outcome records it
+                error = exc
+            outcomes[key] = Outcome(meta.get("grade_id"), float(meta.get("points", 0) or 0), error, buffer.getvalue())
+            plt.close("all")
+    finally:
+        os.chdir(old_cwd)
+    if replace:
+        raise KeyError(f"no cells with grade_id {sorted(replace)} in {path.name}")
+    return Run(outcomes, namespace)

@@ -1,0 +1,1 @@
+"""Instructor-side tools run in the development environment (they may use torch)."""
