@@ -14,14 +14,15 @@ export JUPYTER_DATA_DIR := $(STATE)/jupyter/data
 export JUPYTER_RUNTIME_DIR := $(STATE)/jupyter/runtime
 export IPYTHONDIR := $(STATE)/ipython
 export MPLCONFIGDIR := $(STATE)/matplotlib
-export MPLBACKEND := Agg
 export PYTHONDONTWRITEBYTECODE := 1
+# nbgrader runs alembic (its gradebook migrations) as a command: the venv's bin must be on PATH.
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 .PHONY: course venv release golden test bench clean
 
 ASSIGNMENTS = $(notdir $(patsubst %/,%,$(dir $(wildcard source/*/*.ipynb))))
 
-course: venv release
+course: venv release book
 	@echo "course: environment ready in $(VENV); release/ generated for: $(ASSIGNMENTS)"
 
 # Student notebooks from the nbgrader masters: solutions and hidden tests stripped.
@@ -30,6 +31,13 @@ release: venv
 	for assignment in $(sort $(ASSIGNMENTS)); do \
 	  $(VENV)/bin/nbgrader generate_assignment "$$assignment" --force --log-level=WARN; \
 	done
+
+# The book (Jupyter Book 1) in _build/html, warnings as errors: release/ regenerated, chapter pages
+# prepared from it with the figures drawn by the reference solutions (tools/book/), a local MathJax
+# (pinned in package-lock.json, installed with npm under .state/). Incremental: rerun after any edit.
+.PHONY: book
+book: venv release
+	$(PY) -m tools.book build
 
 # Re-record the golden expectations from torch.optim (instructor only; needs the dev environment).
 golden: venv
@@ -42,6 +50,19 @@ $(VENV)/.installed: requirements/dev.txt pyproject.toml
 	$(PY) -m pip install -qq --require-virtualenv -r requirements/dev.txt
 	$(PY) -m pip install -qq --require-virtualenv --no-deps --no-build-isolation -e .
 	$(PY) -m pip check
+	touch $@
+
+# The grading sandbox's Python environment: only what students may import (requirements/student.txt).
+# The sandbox (autograder/sandbox) mounts it read-only; nothing from the dev environment reaches it.
+STUDENT_VENV := .venv-student
+.PHONY: student-env
+student-env: $(STUDENT_VENV)/.installed
+
+$(STUDENT_VENV)/.installed: requirements/student.txt
+	rm -rf $(STUDENT_VENV)
+	$(PYTHON) -m venv $(STUDENT_VENV)
+	$(STUDENT_VENV)/bin/python -m pip install -qq --require-virtualenv -r requirements/student.txt
+	$(STUDENT_VENV)/bin/python -m pip check
 	touch $@
 
 test: venv

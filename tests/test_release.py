@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -16,22 +18,30 @@ REGION = re.compile(r"### BEGIN (SOLUTION|HIDDEN TESTS)\n(.*?)### END \1", re.S)
 TRIVIAL = re.compile(r"^[\s\W]*$|^\s*(return|pass|else:|continue|break|try:|finally:)\s*$")
 
 
-def secret_lines(text: str) -> set[str]:
-    """Every non-trivial line inside a solution or hidden-test region of ``text``."""
-    lines = set()
-    for match in REGION.finditer(text):
-        for line in match.group(2).splitlines():
-            if not TRIVIAL.match(line):
-                lines.add(line.strip())
-    return lines
+def split_regions(text: str) -> tuple[list[str], str]:
+    """The stripped lines inside solution/hidden-test regions of ``text``, and the text outside them."""
+    inside = [line.strip() for m in REGION.finditer(text) for line in m.group(2).splitlines()]
+    return inside, REGION.sub("", text)
+
+
+def secret_lines(texts: list[str]) -> set[str]:
+    """Lines that only the instructor's regions contain.
+
+    A line inside a solution or hidden-test region is secret unless it is trivial (``return``,
+    a lone bracket) or also appears in the public part of some source notebook (narrative,
+    provided code, visible tests), where students see it anyway.
+    """
+    regions, public = [], []
+    for text in texts:
+        inside, outside = split_regions(text)
+        regions += inside
+        public.append(outside)
+    public_text = "\n".join(public)
+    return {line for line in regions if not TRIVIAL.match(line) and line not in public_text}
 
 
 def all_secret_lines() -> set[str]:
-    lines = set()
-    for path in source_notebooks():
-        for cell in read(path).cells:
-            lines |= secret_lines(cell.source + "\n")
-    return lines
+    return secret_lines([cell.source + "\n" for path in source_notebooks() for cell in read(path).cells])
 
 
 def find_leaks(folder, secrets: set[str]) -> list[str]:
@@ -64,6 +74,11 @@ def test_no_solution_or_hidden_test_line_reaches_release():
     assert find_leaks(RELEASE, secrets) == []
 
 
+def test_public_lines_are_not_secret():
+    text = "x = 1\n### BEGIN SOLUTION\nx = 1\ny = compute(x)\n    return y\n### END SOLUTION\n"
+    assert secret_lines([text]) == {"y = compute(x)"}
+
+
 def test_the_leak_search_finds_a_planted_line(tmp_path):
     scratch = tmp_path / "release"
     shutil.copytree(RELEASE, scratch)
@@ -75,6 +90,7 @@ def test_the_leak_search_finds_a_planted_line(tmp_path):
 
 def test_release_is_up_to_date_with_source(tmp_path):
     """Regenerating release/ from source/ gives exactly the committed files."""
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     course = tmp_path / "course"
     shutil.copytree(SOURCE, course / "source")
     config = course / "nbgrader_config.py"
@@ -82,7 +98,7 @@ def test_release_is_up_to_date_with_source(tmp_path):
     for assignment in assignments():
         subprocess.run(
             [sys.executable, "-m", "nbgrader", "generate_assignment", assignment, "--force", "--log-level=ERROR"],
-            cwd=course, check=True, capture_output=True,
+            cwd=course, env=env, check=True, capture_output=True,
         )
         for notebook in (RELEASE / assignment).glob("*.ipynb"):
             regenerated = read(course / "release" / assignment / notebook.name)

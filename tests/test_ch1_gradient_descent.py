@@ -1,0 +1,433 @@
+"""Chapter 1 (gradient descent): the reference notebook, its golden data, its hints, its numbers."""
+
+from __future__ import annotations
+
+import doctest
+import json
+import math
+import re
+import time
+
+import numpy as np
+import pytest
+
+from autograder.compare import first_mismatch, judge
+from autograder.golden import expectation, load_assignment
+from autograder.problems import gradient_descent as problems
+from autograder.problems.trajectories import trajectory
+from autograder.records import decode
+from courseplots import VALLEY_HESSIAN, VALLEY_START, valley
+from nbtools import SOURCE, nbgrader_meta, read, run_in_process
+from slopegrad.nn import Parameter
+
+ASSIGNMENT = "ch1_gradient_descent"
+NOTEBOOK = SOURCE / ASSIGNMENT / "gradient_descent.ipynb"
+GOLDEN = NOTEBOOK.parents[2] / "autograder" / "golden" / f"{ASSIGNMENT}.json"
+
+VISIBLE = {"test_step_visible", "test_descent_visible", "test_analysis_visible"}
+HIDDEN = {"test_step_hidden", "test_descent_hidden", "test_analysis_hidden"}
+EXERCISES = {"gradient_descent_step", "gradient_descent", "step_size_analysis"}
+
+
+@pytest.fixture(scope="module")
+def reference():
+    started = time.perf_counter()
+    run = run_in_process(NOTEBOOK)
+    run.seconds = time.perf_counter() - started
+    return run
+
+
+def notebook_check_names() -> set[str]:
+    names = set()
+    for cell in read(NOTEBOOK).cells:
+        if cell.cell_type == "code":
+            names |= set(re.findall(r'check\(\s*"(' + ASSIGNMENT + r'\.[a-z0-9_]+)"', cell.source))
+    return names
+
+
+# ------------------------------------------------------------------------ the reference notebook
+def test_reference_notebook_passes_every_cell(reference):
+    assert reference.failed() == {}, {k: repr(v.error) for k, v in reference.failed().items()}
+    tests = reference.tests(NOTEBOOK)
+    assert set(tests) == VISIBLE | HIDDEN
+    for grade_id, outcome in tests.items():
+        assert "passed: " + ASSIGNMENT in outcome.output, f"{grade_id} checked nothing"
+
+
+def test_notebook_structure_and_points():
+    nb = read(NOTEBOOK)
+    assert nb.metadata["kernelspec"]["name"] == "python3"
+    points, solutions = {}, set()
+    for cell in nb.cells:
+        meta = nbgrader_meta(cell)
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None
+            assert "%" not in "".join(line[:1] for line in cell.source.splitlines()), "no magics"
+            assert "!" not in "".join(line[:1] for line in cell.source.splitlines()), "no shell escapes"
+        if meta.get("solution"):
+            solutions.add(meta["grade_id"])
+            assert meta == {"grade": False, "solution": True, "locked": False, "task": False,
+                            "grade_id": meta["grade_id"], "schema_version": 3}
+            body = cell.source.split("### BEGIN SOLUTION")[1]
+            assert body.startswith("\n    "), "solution markers sit inside a function body"
+            assert '"""' in cell.source.split("### BEGIN SOLUTION")[0], "each stub has a docstring"
+        if meta.get("grade"):
+            assert meta["locked"] and not meta["solution"] and meta["schema_version"] == 3
+            points[meta["grade_id"]] = meta["points"]
+            assert "check(" in cell.source
+            assert not re.search(r"^\s*assert\b", cell.source, re.M), "test cells report only through check()"
+            hidden = "### BEGIN HIDDEN TESTS" in cell.source
+            assert hidden == (meta["grade_id"] in HIDDEN)
+    assert solutions == EXERCISES
+    visible = sum(points[k] for k in VISIBLE)
+    total = sum(points.values())
+    assert (visible, total) == (9, 30)  # visible 30 %, hidden 70 %
+
+
+def test_test_cells_are_fast(reference):
+    assert reference.seconds < 10.0
+
+
+def test_exactly_the_cells_tagged_uses_solution_need_a_solution():
+    """With every exercise a raising stub (as released), only test cells and the cells tagged
+    ``uses-solution`` fail, and each of those fails."""
+    stubs = {}
+    for cell in read(NOTEBOOK).cells:
+        if nbgrader_meta(cell).get("solution"):
+            head = cell.source.split("### BEGIN SOLUTION")[0]
+            stubs[nbgrader_meta(cell)["grade_id"]] = head.rstrip(" ") + "    raise NotImplementedError()\n"
+    run = run_in_process(NOTEBOOK, replace=stubs)
+    keys = {}
+    for index, cell in enumerate(read(NOTEBOOK).cells):
+        if cell.cell_type == "code":
+            keys[nbgrader_meta(cell).get("grade_id") or f"cell-{index}"] = cell
+    tagged = {k for k, c in keys.items() if "uses-solution" in c.metadata.get("tags", [])}
+    assert len(tagged) == 2
+    assert set(run.failed()) == tagged | VISIBLE | HIDDEN
+    for outcome in run.failed().values():
+        assert isinstance(outcome.error, NotImplementedError)
+
+
+# ----------------------------------------------------------------------------------- golden data
+def test_golden_covers_exactly_the_notebooks_checks():
+    golden = load_assignment(GOLDEN.parent, ASSIGNMENT)
+    assert set(golden) == notebook_check_names()
+    assert len(golden) == 22
+    assert GOLDEN.stat().st_size < 1_500_000
+
+
+def test_golden_file_is_what_the_recorder_writes_now():
+    from tools.golden import ch1_gradient_descent as recorder
+
+    fresh = json.loads(json.dumps(recorder.record(), sort_keys=True))
+    stored = json.loads(GOLDEN.read_text())["checks"]
+    assert set(fresh) == set(stored)
+    for name in fresh:
+        assert first_mismatch(fresh[name], stored[name], 1e-12, 1e-12) is None, name
+
+
+def test_every_variant_is_wrong_and_every_hint_says_something():
+    for name, spec in load_assignment(GOLDEN.parent, ASSIGNMENT).items():
+        assert len(spec.hint) > 30, name
+        for variant in spec.variants:
+            assert len(variant.hint) > 30
+            verdict = judge(variant.value, spec)  # a wrong answer that fails, and gets its own hint
+            assert not verdict.passed and verdict.hint == variant.hint, (name, variant.hint)
+
+
+def test_records_from_a_student_sandbox_pass_the_judge(tmp_path, monkeypatch):
+    """Without golden files (as in the sandbox) visible checks use their inline expected= and
+    hidden ones only record; the judge, outside, then accepts every recorded value."""
+    empty = tmp_path / "no-golden"
+    empty.mkdir()
+    records = tmp_path / "records.jsonl"
+    monkeypatch.setenv("AUTOGRADER_GOLDEN_DIR", str(empty))
+    monkeypatch.setenv("AUTOGRADER_RECORDS", str(records))
+    run = run_in_process(NOTEBOOK)
+    assert run.failed() == {}, {k: repr(v.error) for k, v in run.failed().items()}
+    for grade_id in VISIBLE:
+        assert run.outcomes[grade_id].output.count("passed: ") >= 2, "visible checks compared inline"
+    lines = [json.loads(line) for line in records.read_text().splitlines()]
+    names = [line["check"] for line in lines]
+    assert sorted(names) == sorted(set(names)) and set(names) == notebook_check_names()
+    monkeypatch.delenv("AUTOGRADER_GOLDEN_DIR")
+    for line in lines:
+        verdict = judge(decode(line["value"]), expectation(line["check"], GOLDEN.parent))
+        assert verdict.passed, (line["check"], verdict.message)
+
+
+# ------------------------------------------------------------------------- explicit torch parity
+def test_reference_step_and_loop_equal_torch_sgd(reference):
+    import torch
+
+    from tools.golden.torch_backend import TORCH
+
+    step = reference.namespace["gradient_descent_step"]
+    descend = reference.namespace["gradient_descent"]
+    ours = problems.step_trajectory(step, 0.1, 60)
+    theirs = trajectory(lambda ps: torch.optim.SGD(ps, lr=0.1), 60, backend=TORCH)
+    for key in theirs:
+        np.testing.assert_allclose(ours[key], theirs[key], rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(ours["p3"], np.broadcast_to(ours["p3"][0], ours["p3"].shape))
+
+    matrix, start, lr, steps = problems.spd_problem()
+    x = TORCH.parameter(start)
+    sgd = torch.optim.SGD([x], lr=lr)
+    path = [start]
+    a = torch.tensor(matrix)
+    for _ in range(steps):
+        sgd.zero_grad()
+        (0.5 * x @ (a @ x)).backward()
+        sgd.step()
+        path.append(x.detach().numpy().copy())
+    np.testing.assert_allclose(problems.spd_path(descend), np.stack(path), rtol=1e-12, atol=1e-14)
+
+
+# ----------------------------------------------------------------- common mistakes and their hints
+MISTAKES = {
+    "no_skip": ("gradient_descent_step", '''
+def gradient_descent_step(parameter, learning_rate):
+    parameter.data -= learning_rate * parameter.grad
+''', {"test_step_visible", "test_step_hidden"}, "whose .grad is None"),
+    "rebinding": ("gradient_descent_step", '''
+def gradient_descent_step(parameter, learning_rate):
+    if parameter.grad is None:
+        return
+    parameter.data = parameter.data - learning_rate * parameter.grad
+''', {"test_step_visible", "test_step_hidden"}, "rebinds the attribute"),
+    "no_zero_grad": ("gradient_descent", '''
+def gradient_descent(loss_fn, parameter, learning_rate, steps):
+    path = [parameter.data.copy()]
+    for _ in range(steps):
+        loss_fn(parameter).backward()
+        gradient_descent_step(parameter, learning_rate)
+        path.append(parameter.data.copy())
+    return np.stack(path)
+''', {"test_descent_visible", "test_descent_hidden"}, "gradients accumulate"),
+    "zero_after_step": ("gradient_descent", '''
+def gradient_descent(loss_fn, parameter, learning_rate, steps):
+    path = [parameter.data.copy()]
+    for _ in range(steps):
+        loss_fn(parameter).backward()
+        gradient_descent_step(parameter, learning_rate)
+        parameter.grad = None
+        path.append(parameter.data.copy())
+    return np.stack(path)
+''', {"test_descent_hidden"}, "Zero the gradient at the START"),
+    "no_copy": ("gradient_descent", '''
+def gradient_descent(loss_fn, parameter, learning_rate, steps):
+    path = [parameter.data]
+    for _ in range(steps):
+        parameter.grad = None
+        loss_fn(parameter).backward()
+        gradient_descent_step(parameter, learning_rate)
+        path.append(parameter.data)
+    return np.array(path)
+''', {"test_descent_visible", "test_descent_hidden"}, "Store a copy"),
+    "no_start": ("gradient_descent", '''
+def gradient_descent(loss_fn, parameter, learning_rate, steps):
+    path = []
+    for _ in range(steps):
+        parameter.grad = None
+        loss_fn(parameter).backward()
+        gradient_descent_step(parameter, learning_rate)
+        path.append(parameter.data.copy())
+    return np.stack(path)
+''', {"test_descent_visible", "test_descent_hidden"}, "must start with the initial position"),
+    "two_over_mu": ("step_size_analysis", '''
+def step_size_analysis(hessian):
+    mu, big_l = np.linalg.eigvalsh(hessian)[[0, -1]]
+    return {"stable": (0.0, 2 / mu), "optimal": 2 / (mu + big_l), "rate": (big_l / mu - 1) / (big_l / mu + 1)}
+''', {"test_analysis_visible", "test_analysis_hidden"}, "FLATTEST"),
+    "one_over_l": ("step_size_analysis", '''
+def step_size_analysis(hessian):
+    mu, big_l = np.linalg.eigvalsh(hessian)[[0, -1]]
+    return {"stable": (0.0, 1 / big_l), "optimal": 2 / (mu + big_l), "rate": (big_l / mu - 1) / (big_l / mu + 1)}
+''', {"test_analysis_visible", "test_analysis_hidden"}, "1/L is a safe step but not the bound"),
+    "one_over_sum": ("step_size_analysis", '''
+def step_size_analysis(hessian):
+    mu, big_l = np.linalg.eigvalsh(hessian)[[0, -1]]
+    return {"stable": (0.0, 2 / big_l), "optimal": 1 / (mu + big_l), "rate": (big_l / mu - 1) / (big_l / mu + 1)}
+''', {"test_analysis_visible", "test_analysis_hidden"}, "not 1/(mu + L)"),
+    "no_validation": ("step_size_analysis", '''
+def step_size_analysis(hessian):
+    eigenvalues = np.linalg.eigvals(hessian).real
+    mu, big_l = eigenvalues.min(), eigenvalues.max()
+    return {"stable": (0.0, 2 / big_l), "optimal": 2 / (mu + big_l), "rate": (big_l / mu - 1) / (big_l / mu + 1)}
+''', {"test_analysis_hidden"}, "raise ValueError"),
+}
+
+
+@pytest.mark.parametrize("mistake", sorted(MISTAKES))
+def test_a_common_mistake_fails_exactly_its_cells_with_its_hint(mistake):
+    grade_id, source, failing, hint = MISTAKES[mistake]
+    with np.errstate(all="ignore"):
+        run = run_in_process(NOTEBOOK, replace={grade_id: source})
+    tests = run.tests(NOTEBOOK)
+    assert {k for k, v in tests.items() if not v.passed} == failing
+    assert {k for k, v in run.failed().items()} == failing, "only graded cells may fail"
+    for cell in failing:
+        assert isinstance(run.outcomes[cell].error, AssertionError)
+        assert "Hint: " in str(run.outcomes[cell].error)
+        assert hint in str(run.outcomes[cell].error), str(run.outcomes[cell].error)
+
+
+def test_a_crash_is_shown_and_recorded_not_raised():
+    def crashing_step(parameter, learning_rate):
+        parameter.data -= learning_rate * parameter.grad
+
+    assert problems.step_once(crashing_step, [1.0, 2.0], None, 0.1) == "error: TypeError"
+    report = problems.analysis_report(lambda h: 1 / 0, np.eye(2))
+    assert report == {key: "error: ZeroDivisionError" for key in ("stable", "optimal", "rate")}
+    assert problems.analysis_report(lambda h: {"stable": [0, 1]}, np.eye(2))["rate"] == "missing"
+
+
+def test_an_unfinished_stub_still_fails_as_a_stub():
+    def stub(*args):
+        raise NotImplementedError()
+
+    for call in (
+        lambda: problems.step_once(stub, [1.0], [1.0], 0.1),
+        lambda: problems.step_trajectory(stub),
+        lambda: problems.valley_path(stub, 0.1),
+        lambda: problems.analysis_report(stub, np.eye(2)),
+        lambda: problems.rejection_report(stub),
+    ):
+        with pytest.raises(NotImplementedError):
+            call()
+
+
+# ------------------------------------------------------------------------- in-place semantics
+def test_in_place_probe_tells_in_place_from_rebinding_and_from_doing_nothing(reference):
+    def rebinding(parameter, learning_rate):
+        parameter.data = parameter.data - learning_rate * parameter.grad
+
+    def slice_assignment(parameter, learning_rate):
+        parameter.data[...] = parameter.data - learning_rate * parameter.grad
+
+    step = reference.namespace["gradient_descent_step"]
+    for initial, grad in (([1.0, -2.0], [0.5, 0.5]), (np.array(0.5), np.array(2.0)), (np.ones((2, 3)), np.ones((2, 3)))):
+        assert problems.step_in_place(step, initial, grad, 0.1) == {"same_array": True, "alias_sees_update": True}
+        assert problems.step_in_place(slice_assignment, initial, grad, 0.1) == {"same_array": True, "alias_sees_update": True}
+        assert problems.step_in_place(rebinding, initial, grad, 0.1) == {"same_array": False, "alias_sees_update": False}
+        assert problems.step_in_place(lambda p, lr: None, initial, grad, 0.1) == {"same_array": True, "alias_sees_update": False}
+
+
+def test_reference_step_keeps_float32_and_skips_missing_gradients(reference):
+    step = reference.namespace["gradient_descent_step"]
+    p = Parameter(np.array([1.0, 2.0], dtype=np.float32))
+    p.grad = np.array([1.0, -1.0], dtype=np.float32)
+    step(p, 0.25)
+    assert p.data.dtype == np.float32 and p.data.tolist() == [0.75, 2.25]
+    q = Parameter(np.zeros((2, 2)))
+    before = q.data
+    assert step(q, 0.1) is None and q.data is before and q.grad is None
+
+
+def test_reference_loop_resets_stale_gradients_and_leaves_parameter_at_the_end(reference):
+    descend = reference.namespace["gradient_descent"]
+    x = Parameter(np.array(VALLEY_START))
+    x.grad = np.array([100.0, -100.0])
+    path = descend(problems.valley_loss(), x, 0.1, 4)
+    assert path.shape == (5, 2)
+    np.testing.assert_allclose(path, np.array(VALLEY_START) * np.array([0.98, 0.6]) ** np.arange(5)[:, None], rtol=1e-14)
+    np.testing.assert_array_equal(x.data, path[-1])
+    w = Parameter(np.ones((3, 2)))
+    assert descend(lambda w: (w * w).sum(), w, 0.25, 2).shape == (3, 3, 2)
+
+
+# -------------------------------------------------------------------- numbers the narrative states
+def test_the_valley_numbers(reference):
+    # f(x1, x2) = 0.1 x1^2 + 2 x2^2 = x^T diag(0.2, 4) x / 2
+    points = np.random.default_rng(0).normal(size=(20, 2))
+    np.testing.assert_allclose(valley(points), 0.5 * np.einsum("ni,ij,nj->n", points, VALLEY_HESSIAN, points))
+    np.testing.assert_array_equal(VALLEY_START, [-5.0, -2.0])
+    mu, big_l = np.linalg.eigvalsh(VALLEY_HESSIAN)
+    assert (mu, big_l) == pytest.approx((0.2, 4.0), abs=1e-15)
+    kappa = big_l / mu
+    assert kappa == pytest.approx(20)
+    assert 2 / big_l == 0.5
+    optimal, rate = 2 / (mu + big_l), (kappa - 1) / (kappa + 1)
+    assert round(optimal, 5) == 0.47619 and optimal == pytest.approx(2 / 4.2)
+    assert round(rate, 5) == 0.90476 and rate == pytest.approx(19 / 21) and round(rate, 3) == 0.905
+    assert (big_l - mu) / (big_l + mu) == pytest.approx(rate)
+    # the factors 1 - alpha * lambda quoted in the text
+    assert (1 - 0.1 * mu, 1 - 0.1 * big_l) == pytest.approx((0.98, 0.6))
+    assert (1 - 0.6 * mu, 1 - 0.6 * big_l) == pytest.approx((0.88, -1.4))
+    assert abs(1 - 0.6 * 4) == pytest.approx(1.4) and abs(1 - 0.6 * 4) > 1  # grows by 40 % per step
+    assert (1 - 0.49 * mu, 1 - 0.49 * big_l) == pytest.approx((0.902, -0.96))
+    assert 1 - (2 / big_l) * big_l == 0 - 1  # at alpha = 2/L the steep factor is -1
+    assert 1 - optimal * mu == pytest.approx(-(1 - optimal * big_l)) == pytest.approx(19 / 21)
+    # ill-conditioning: 70 steps for a thousandfold reduction; rate about 1 - 2/kappa
+    assert math.log(1000) / math.log(21 / 19) == pytest.approx(69.02, abs=0.005)
+    assert (19 / 21) ** 69 > 1e-3 >= (19 / 21) ** 70
+    assert 1 - 2 / kappa == pytest.approx(0.9)
+    # chapter 2's teaser: (sqrt(kappa) - 1)/(sqrt(kappa) + 1)
+    assert round((math.sqrt(20) - 1) / (math.sqrt(20) + 1), 3) == 0.635
+    # and the analysis function agrees with all of it
+    analysis = reference.namespace["step_size_analysis"](VALLEY_HESSIAN)
+    assert analysis["stable"] == (0.0, 0.5)
+    assert analysis["optimal"] == pytest.approx(optimal, rel=1e-15) and analysis["rate"] == pytest.approx(19 / 21, rel=1e-15)
+
+
+def test_the_paths_the_narrative_describes(reference):
+    descend = reference.namespace["gradient_descent"]
+
+    def run(alpha, steps):
+        return descend(problems.valley_loss(), Parameter(VALLEY_START), alpha, steps)
+
+    # alpha = 0.1: after 25 steps x1 is still about -3 (5 * 0.98^25 = 3.02); x2 is nearly 0
+    crawl = run(0.1, 25)
+    assert 5 * 0.98**25 == pytest.approx(3.02, abs=0.005)
+    assert crawl[-1, 0] == pytest.approx(-5 * 0.98**25, rel=1e-12) and abs(crawl[-1, 1]) < 1e-5
+    # the optimal step: the distance is exactly (19/21)^k times the initial one
+    best = run(2 / 4.2, 70)
+    distance = np.linalg.norm(best, axis=1)
+    np.testing.assert_allclose(distance, distance[0] * (19 / 21) ** np.arange(71), rtol=1e-10)
+    assert np.all(np.sign(best[1:, 1]) == -np.sign(best[:-1, 1]))  # the steep coordinate flips sign
+    assert distance[70] <= 1e-3 * distance[0] < distance[69]  # 70 steps for a thousandfold reduction
+    # alpha = 0.49 zig-zags (factor -0.96), alpha = 0.6 diverges (factor -1.4)
+    zigzag = run(0.49, 25)
+    np.testing.assert_allclose(zigzag[1:, 1] / zigzag[:-1, 1], -0.96, rtol=1e-12)
+    diverging = run(0.6, 6)
+    np.testing.assert_allclose(np.abs(diverging[:, 1]), 2 * 1.4 ** np.arange(7), rtol=1e-12)
+    # alpha = 2/L: x2 bounces between +2 and -2 for ever
+    bouncing = run(0.5, 8)
+    np.testing.assert_allclose(bouncing[:, 1], -2 * (-1.0) ** np.arange(9), rtol=1e-15)
+    # kappa = 1: the step 1/lambda lands on the minimum at once (rate 0)
+    lone = reference.namespace["step_size_analysis"](np.array([[5.0]]))
+    assert lone == {"stable": (0.0, 0.4), "optimal": 0.2, "rate": 0.0}
+    one = descend(problems.quadratic_loss(np.array([[5.0]])), Parameter(np.array([3.0])), 0.2, 1)
+    assert one[-1, 0] == 0.0
+
+
+def test_the_rejections_and_their_messages(reference):
+    analyse = reference.namespace["step_size_analysis"]
+    messages = {
+        "not_square": "square", "not_symmetric": "symmetric", "indefinite": "positive definite", "singular": "positive definite",
+    }
+    for case, matrix in problems.rejection_cases().items():
+        with pytest.raises(ValueError, match=messages[case]):
+            analyse(matrix)
+    assert problems.rejection_report(analyse) == {case: "error: ValueError" for case in messages}
+
+
+def test_docstring_examples_and_demo_output(reference):
+    globs = dict(reference.namespace)
+    finder, runner = doctest.DocTestFinder(), doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE)
+    for name in EXERCISES:
+        for example in finder.find(globs[name], name, globs=globs):
+            runner.run(example)
+    assert runner.summarize(verbose=False).failed == 0
+    assert runner.summarize(verbose=False).attempted >= 3
+    demo = next(o.output for o in reference.outcomes.values() if "after rebinding" in o.output)
+    assert "after rebinding: [ 0.95 -2.05]  alias: [ 1. -2.]" in demo
+    assert "alias: [ 0.95 -2.05]  same array: True" in demo
+
+
+def test_contraction_ratio_checks_match_the_closed_forms():
+    golden = load_assignment(GOLDEN.parent, ASSIGNMENT)
+    np.testing.assert_allclose(golden[f"{ASSIGNMENT}.descent_optimal_ratios"].value, np.tile([19 / 21, -19 / 21], (10, 1)))
+    np.testing.assert_allclose(golden[f"{ASSIGNMENT}.descent_diverging_ratios"].value, np.tile([0.88, -1.4], (10, 1)))
+    assert golden[f"{ASSIGNMENT}.analysis_valley_optimal"].value == pytest.approx(0.47619, abs=5e-6)
+    assert golden[f"{ASSIGNMENT}.analysis_valley_rate"].value == pytest.approx(19 / 21, rel=1e-15)
