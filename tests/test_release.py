@@ -76,7 +76,7 @@ def test_no_solution_or_hidden_test_line_reaches_release():
 
 def test_public_lines_are_not_secret():
     text = "x = 1\n### BEGIN SOLUTION\nx = 1\ny = compute(x)\n    return y\n### END SOLUTION\n"
-    assert secret_lines([text]) == {"y = compute(x)"}
+    assert secret_lines([text]) == {"y = compute(x)", "return y"}
 
 
 def test_the_leak_search_finds_a_planted_line(tmp_path):

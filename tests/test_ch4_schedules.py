@@ -1,0 +1,710 @@
+"""Chapter 4 (learning-rate schedules): the reference notebook, its golden data, its hints, the
+provided scheduler base class and every number the narrative states."""
+
+from __future__ import annotations
+
+import gc
+import inspect
+import json
+import math
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import warnings
+import weakref
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch.optim import lr_scheduler as torch_schedulers
+
+from autograder.compare import first_mismatch, judge
+from autograder.golden import expectation, load_assignment
+from autograder.problems import schedules as problems
+from autograder.problems.trajectories import label
+from autograder.records import decode
+from courseplots import VALLEY_HESSIAN
+from nbtools import ROOT, SOURCE, nbgrader_meta, read, run_in_process
+from slopegrad.lr_scheduler import STEP_ORDER_WARNING, LRScheduler
+from slopegrad.nn import Parameter
+from tools.golden import ch4_schedules as recorder
+
+torch.set_default_dtype(torch.float64)
+
+ASSIGNMENT = "ch4_schedules"
+NOTEBOOK = SOURCE / ASSIGNMENT / "schedules.ipynb"
+GOLDEN = ROOT / "autograder" / "golden" / f"{ASSIGNMENT}.json"
+
+VISIBLE = {"test_steplr_visible", "test_cosine_visible", "test_linear_visible", "test_sequential_visible"}
+HIDDEN = {"test_steplr_hidden", "test_cosine_hidden", "test_linear_hidden", "test_sequential_hidden"}
+EXERCISES = {"steplr", "cosine", "linear_warmup", "sequential"}
+FIGURES = {"plot_schedules", "plot_training", "plot_valley"}
+FAST = {grade_id: "pass" for grade_id in FIGURES}  # no check depends on the figures
+ON_TORCH = recorder.ON_TORCH
+
+
+@pytest.fixture(scope="module")
+def reference():
+    started = time.perf_counter()
+    run = run_in_process(NOTEBOOK)
+    run.seconds = time.perf_counter() - started
+    return run
+
+
+@pytest.fixture(scope="module")
+def ns(reference):
+    return reference.namespace
+
+
+def notebook_check_names() -> set[str]:
+    names = set()
+    for cell in read(NOTEBOOK).cells:
+        if cell.cell_type == "code":
+            names |= set(re.findall(r'check\(\s*"(' + ASSIGNMENT + r'\.[a-z0-9_]+)"', cell.source))
+    return names
+
+
+def cell_source(grade_id: str) -> str:
+    for cell in read(NOTEBOOK).cells:
+        if nbgrader_meta(cell).get("grade_id") == grade_id:
+            return cell.source
+    raise KeyError(grade_id)
+
+
+def code_cells() -> dict:
+    cells = {}
+    for index, cell in enumerate(read(NOTEBOOK).cells):
+        if cell.cell_type == "code":
+            cells[nbgrader_meta(cell).get("grade_id") or f"cell-{index}"] = cell
+    return cells
+
+
+def torch_sequence(make, epochs=problems.EPOCHS, base_lrs=problems.BASE_LRS, **kwargs):
+    return problems.lr_sequence(make, epochs, base_lrs, **ON_TORCH, **kwargs)
+
+
+# ------------------------------------------------------------------------ the reference notebook
+def test_reference_notebook_passes_every_cell(reference):
+    assert reference.failed() == {}, {k: repr(v.error) for k, v in reference.failed().items()}
+    tests = reference.tests(NOTEBOOK)
+    assert set(tests) == VISIBLE | HIDDEN
+    for grade_id, outcome in tests.items():
+        assert "passed: " + ASSIGNMENT in outcome.output, f"{grade_id} checked nothing"
+
+
+def test_notebook_structure_and_points():
+    nb = read(NOTEBOOK)
+    assert nb.metadata["kernelspec"] == {"name": "python3", "display_name": "Python 3", "language": "python"}
+    points, solutions = {}, set()
+    for cell in nb.cells:
+        meta = nbgrader_meta(cell)
+        if cell.cell_type == "markdown":
+            assert meta == {}
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None
+            for line in cell.source.splitlines():
+                assert not line.lstrip().startswith(("%", "!")), "no magics or shell escapes"
+        if meta.get("solution"):
+            solutions.add(meta["grade_id"])
+            assert meta == {"grade": False, "solution": True, "locked": False, "task": False,
+                            "grade_id": meta["grade_id"], "schema_version": 3}
+            for region in re.findall(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", cell.source, re.S):
+                assert all(line.startswith("        ") for line in region.splitlines()), "markers inside method bodies"
+            for head in cell.source.split("### BEGIN SOLUTION")[:-1]:
+                method = head[head.rindex("    def "):]
+                assert '"""' in method, "each stub has a docstring"
+                assert "Example" in method or "example" in method
+        elif meta.get("grade"):
+            assert meta == {"grade": True, "solution": False, "locked": True, "points": meta["points"],
+                            "grade_id": meta["grade_id"], "schema_version": 3}
+            points[meta["grade_id"]] = meta["points"]
+            assert "check(" in cell.source
+            assert not re.search(r"^\s*assert\b", cell.source, re.M), "test cells report only through check()"
+            assert ("### BEGIN HIDDEN TESTS" in cell.source) == (meta["grade_id"] in HIDDEN)
+        elif cell.cell_type == "code":
+            assert meta == {"grade": False, "solution": False, "locked": True, "grade_id": meta["grade_id"],
+                            "schema_version": 3}
+    assert solutions == EXERCISES
+    visible = sum(points[k] for k in VISIBLE)
+    total = sum(points.values())
+    assert (visible, total) == (9, 30)  # visible 30 %, hidden 70 %
+
+
+def test_test_cells_are_fast(reference):
+    namespace = dict(reference.namespace)
+    started = time.perf_counter()
+    for grade_id in VISIBLE | HIDDEN:
+        exec(compile(cell_source(grade_id), grade_id, "exec"), namespace)
+    assert time.perf_counter() - started < 5.0
+    assert reference.seconds < 20.0  # the whole notebook, figures included
+
+
+def stubbed() -> dict[str, str]:
+    """Every exercise as nbgrader releases it: each solution region replaced by a raising stub."""
+    stubs = {}
+    for cell in read(NOTEBOOK).cells:
+        if nbgrader_meta(cell).get("solution"):
+            source = re.sub(r"### BEGIN SOLUTION\n.*?### END SOLUTION", "raise NotImplementedError()", cell.source, flags=re.S)
+            stubs[nbgrader_meta(cell)["grade_id"]] = source
+    return stubs
+
+
+def test_exactly_the_cells_tagged_uses_solution_need_a_solution():
+    run = run_in_process(NOTEBOOK, replace=stubbed())
+    tagged = {k for k, c in code_cells().items() if "uses-solution" in c.metadata.get("tags", [])}
+    assert tagged == FIGURES
+    # Hidden cells fail too here: with the source, their hidden part is still present.
+    assert set(run.failed()) == tagged | VISIBLE | HIDDEN
+    for outcome in run.failed().values():
+        assert isinstance(outcome.error, NotImplementedError)
+
+
+def test_the_released_notebook_runs_with_only_stubs_raising(tmp_path):
+    course = tmp_path / "course"
+    shutil.copytree(SOURCE / ASSIGNMENT, course / "source" / ASSIGNMENT)
+    (course / "nbgrader_config.py").write_text((ROOT / "nbgrader_config.py").read_text())
+    env = {**os.environ, "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])}
+    subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", ASSIGNMENT, "--force", "--log-level=ERROR"],
+                   cwd=course, check=True, capture_output=True, env=env)
+    released = course / "release" / ASSIGNMENT / NOTEBOOK.name
+    text = released.read_text()
+    for secret in ("BEGIN SOLUTION", "HIDDEN TESTS", "active.jump_to(0)", "STEP_GRID", "math.pi * epoch / self.T_max"):
+        assert secret not in text
+    run = run_in_process(released, replace=FAST)
+    assert set(run.failed()) == VISIBLE
+    for outcome in run.failed().values():
+        assert isinstance(outcome.error, NotImplementedError)
+    stubs = run.namespace
+    optimizer = problems.PlainSGD([Parameter(np.zeros(2))], lr=0.1)
+    with pytest.raises(NotImplementedError):
+        stubs["StepLR"](optimizer, step_size=3)  # the constructor's first step needs get_lr
+    with pytest.raises(NotImplementedError):
+        stubs["CosineAnnealingLR"](optimizer, T_max=3)
+    with pytest.raises(ValueError):
+        stubs["LinearLR"](optimizer, start_factor=0.0)  # the provided validation works in the release
+
+
+# ----------------------------------------------------------------------------------- golden data
+def test_golden_covers_exactly_the_notebooks_checks():
+    golden = load_assignment(GOLDEN.parent, ASSIGNMENT)
+    assert set(golden) == notebook_check_names()
+    assert len(golden) == 31
+    assert GOLDEN.stat().st_size < 1_500_000
+
+
+def test_golden_file_is_what_the_recorder_writes_now():
+    fresh = json.loads(json.dumps(recorder.record(), sort_keys=True))
+    stored = json.loads(GOLDEN.read_text())["checks"]
+    assert set(fresh) == set(stored)
+    for name in fresh:
+        assert first_mismatch(fresh[name], stored[name], 1e-12, 1e-12) is None, name
+
+
+def test_every_variant_is_wrong_and_every_hint_says_something():
+    for name, spec in load_assignment(GOLDEN.parent, ASSIGNMENT).items():
+        assert len(spec.hint) > 30, name
+        for variant in spec.variants:
+            assert len(variant.hint) > 30
+            verdict = judge(variant.value, spec)
+            assert not verdict.passed and verdict.hint == variant.hint, (name, variant.hint)
+
+
+def test_the_golden_hints_cover_the_chapters_mistakes():
+    golden = load_assignment(GOLDEN.parent, ASSIGNMENT)
+    hints = {name.split(".")[1]: {v.hint for v in spec.variants} for name, spec in golden.items()}
+    assert {recorder.STEP_LATE, recorder.STEP_EARLY, recorder.STEP_SHIFTED} <= hints["steplr_grid"]
+    assert recorder.STEP_CLOSED in hints["steplr_outside_changes"]
+    assert {recorder.COSINE_NEXT, recorder.COSINE_NO_ETA_MIN, recorder.ONE_BASE} <= hints["cosine_grid"]
+    assert {recorder.WARMUP_FROM_ZERO, recorder.WARMUP_SHORT, recorder.WARMUP_UNCLAMPED} <= hints["linear_grid"]
+    assert {recorder.SEQ_NO_RESTART, recorder.SEQ_LATE} <= hints["sequential_grid"]
+    assert recorder.SEQ_GLOBAL in hints["sequential_grid_lr_at"]
+    for visible in ("steplr_seed_visible", "cosine_sequence_visible", "linear_sequence_visible"):
+        assert hints[visible], visible
+
+
+def test_the_inline_expectations_equal_the_golden_ones():
+    """What a visible test shows students (expected=...) is what torch gives."""
+    golden = load_assignment(GOLDEN.parent, ASSIGNMENT)
+    for grade_id in VISIBLE:
+        source = cell_source(grade_id)
+        found = re.findall(r'check\("(' + ASSIGNMENT + r'\.\w+)", \w+, expected=(.+)\)$', source, re.M)
+        assert len(found) >= 2, grade_id
+        for name, expected in found:
+            namespace = {}
+            exec(compile(source.split("\nlrs = ")[0], grade_id, "exec"), {"check": lambda *a, **k: None}, namespace)
+            value = eval(expected, {}, namespace)
+            assert first_mismatch(np.asarray(value, dtype=float), golden[name].value, 1e-10, 1e-10) is None, name
+
+
+def test_records_from_a_student_sandbox_pass_the_judge(tmp_path, monkeypatch):
+    """Without golden files (as in the sandbox) visible checks use their inline expected= and hidden
+    ones only record; the judge, outside, then accepts every recorded value."""
+    empty = tmp_path / "no-golden"
+    empty.mkdir()
+    records = tmp_path / "records.jsonl"
+    monkeypatch.setenv("AUTOGRADER_GOLDEN_DIR", str(empty))
+    monkeypatch.setenv("AUTOGRADER_RECORDS", str(records))
+    run = run_in_process(NOTEBOOK, replace=FAST)
+    assert run.failed() == {}, {k: repr(v.error) for k, v in run.failed().items()}
+    for grade_id in VISIBLE:
+        assert run.outcomes[grade_id].output.count("passed: ") >= 2, "visible checks compared inline"
+    lines = [json.loads(line) for line in records.read_text().splitlines()]
+    names = [line["check"] for line in lines]
+    assert sorted(names) == sorted(set(names)) and set(names) == notebook_check_names()
+    monkeypatch.delenv("AUTOGRADER_GOLDEN_DIR")
+    for line in lines:
+        verdict = judge(decode(line["value"]), expectation(line["check"], GOLDEN.parent))
+        assert verdict.passed, (line["check"], verdict.message)
+
+
+# ------------------------------------------------------------------------- explicit torch parity
+def test_reference_schedules_equal_torch_on_their_grids(ns):
+    cases = [
+        (ns["StepLR"], torch_schedulers.StepLR, problems.STEP_GRID),
+        (ns["CosineAnnealingLR"], torch_schedulers.CosineAnnealingLR, problems.COSINE_GRID),
+        (ns["LinearLR"], torch_schedulers.LinearLR, problems.LINEAR_GRID),
+    ]
+    for ours, theirs, grid in cases:
+        for options in grid:
+            expected = torch_sequence(lambda o: theirs(o, **options))
+            for problem in (problems.lr_sequence, problems.closed_form_sequence):
+                got = problem(lambda o: ours(o, **options))
+                np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-15, err_msg=f"{ours.__name__} {label(options)}")
+
+
+def test_reference_chains_and_training_equal_torch(ns):
+    classes = {name: ns[name] for name in ("SequentialLR", "LinearLR", "CosineAnnealingLR", "StepLR")}
+    for name in problems.CHAINS:
+        expected = torch_sequence(problems.chain(recorder.TORCH_CLASSES, name))
+        np.testing.assert_allclose(problems.lr_sequence(problems.chain(classes, name)), expected, rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(problems.closed_form_sequence(problems.chain(classes, name)), expected, rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(problems.resumed_sequence(problems.chain(classes, name)), expected, rtol=1e-12, atol=1e-15)
+    ours = problems.scheduled_trajectory(problems.chain(classes, problems.TRAJECTORY_CHAIN))
+    theirs = problems.scheduled_trajectory(problems.chain(recorder.TORCH_CLASSES, problems.TRAJECTORY_CHAIN), **ON_TORCH)
+    for key in theirs:
+        np.testing.assert_allclose(ours[key], theirs[key], rtol=1e-12, atol=1e-14)
+    np.testing.assert_array_equal(ours["p3"], np.broadcast_to(ours["p3"][0], ours["p3"].shape))  # no gradient, no move
+
+
+def test_the_provided_exponential_lr_equals_torch(ns):
+    for gamma in (0.5, 0.9, 0.99):
+        expected = torch_sequence(lambda o: torch_schedulers.ExponentialLR(o, gamma=gamma))
+        np.testing.assert_allclose(problems.lr_sequence(lambda o: ns["ExponentialLR"](o, gamma=gamma)), expected, rtol=1e-12)
+        np.testing.assert_allclose(problems.closed_form_sequence(lambda o: ns["ExponentialLR"](o, gamma=gamma)), expected, rtol=1e-12)
+        expected = torch_sequence(lambda o: torch_schedulers.ExponentialLR(o, gamma=gamma), changes=problems.OUTSIDE_CHANGES)
+        got = problems.lr_sequence(lambda o: ns["ExponentialLR"](o, gamma=gamma), changes=problems.OUTSIDE_CHANGES)
+        np.testing.assert_allclose(got, expected, rtol=1e-12)
+
+
+def test_the_contract_problems_agree_with_torch_and_the_reference(ns):
+    """Warnings, group entries, get_last_lr and resuming behave alike on both sides."""
+    make = {
+        "StepLR": (lambda o: ns["StepLR"](o, step_size=3), lambda o: torch_schedulers.StepLR(o, step_size=3)),
+        "chain": (problems.chain({k: ns[k] for k in recorder.TORCH_CLASSES}, "warmup4_step5_cosine25"),
+                  problems.chain(recorder.TORCH_CLASSES, "warmup4_step5_cosine25")),
+    }
+    for ours, theirs in make.values():
+        assert problems.step_order_warnings(ours) == problems.step_order_warnings(theirs, **ON_TORCH) == {
+            "scheduler.step() first": True, "optimizer.step() first": False}
+        np.testing.assert_array_equal(problems.resume_discrepancy(ours), 0.0)
+        np.testing.assert_array_equal(problems.last_lr_discrepancy(ours), 0.0)
+        np.testing.assert_allclose(problems.last_lr_sequence(ours), problems.last_lr_sequence(theirs, **ON_TORCH), rtol=1e-12)
+        assert problems.group_entries_after(ours) == problems.expected_group_entries()
+        torch_groups = problems.group_entries_after(theirs, **ON_TORCH)
+        for group, expected in zip(torch_groups, problems.expected_group_entries()):
+            assert {k: group[k] for k in expected} == expected  # torch's SGD adds its own options
+
+
+# ----------------------------------------------------------------- common mistakes and their hints
+def patched(grade_id: str, old: str, new: str) -> str:
+    source = cell_source(grade_id)
+    assert old in source, (grade_id, old)
+    return source.replace(old, new)
+
+
+STEP_LR_AT = "base_lr * self.gamma ** (epoch // self.step_size)"
+STEP_TEST = "if self.last_epoch > 0 and self.last_epoch % self.step_size == 0:"
+COSINE = "math.cos(math.pi * epoch / self.T_max)"
+PROGRESS = "progress = min(epoch, self.total_iters) / self.total_iters"
+STEP_CHAINABLE = """\
+        current = [group["lr"] for group in self.optimizer.param_groups]
+        if self.last_epoch > 0 and self.last_epoch % self.step_size == 0:
+            return [lr * self.gamma for lr in current]
+        return current
+"""
+SEQ_CLOSED = "return self._schedulers[index].lr_at(epoch - start)"
+SEQ_RESTART = "if index > 0 and self._milestones[index - 1] == self.last_epoch:"
+SEQ_VISIBLE_HIDDEN = {"test_sequential_visible", "test_sequential_hidden"}
+
+
+def late_steplr() -> dict[str, str]:
+    source = patched("steplr", STEP_LR_AT, "base_lr * self.gamma ** (max(epoch - 1, 0) // self.step_size)")
+    source = source.replace(STEP_TEST, "if self.last_epoch > 1 and (self.last_epoch - 1) % self.step_size == 0:")
+    return {"steplr": source}
+
+
+MISTAKES = {
+    # name: (replacements, failing cells, {cell: hint that its message must contain})
+    "steplr_late": (
+        late_steplr(),
+        {"test_steplr_visible", "test_steplr_hidden", "test_sequential_hidden"},
+        {"test_steplr_visible": recorder.STEP_LATE, "test_steplr_hidden": recorder.STEP_LATE,
+         "test_sequential_hidden": "Your StepLR is wrong, and the chain inherits the mistake: " + recorder.STEP_LATE},
+    ),
+    "steplr_shifted_closed_form": (
+        {"steplr": patched("steplr", STEP_LR_AT, "base_lr * self.gamma ** ((epoch - 1) // self.step_size)")},
+        {"test_steplr_visible", "test_steplr_hidden", "test_sequential_hidden"},
+        {"test_steplr_visible": recorder.STEP_SHIFTED, "test_steplr_hidden": recorder.STEP_SHIFTED},
+    ),
+    "steplr_early": (
+        {"steplr": patched("steplr", STEP_LR_AT, "base_lr * self.gamma ** ((epoch + 1) // self.step_size)").replace(
+            STEP_TEST, "if (self.last_epoch + 1) % self.step_size == 0:")},
+        {"test_steplr_visible", "test_steplr_hidden", "test_sequential_hidden"},
+        {"test_steplr_visible": recorder.STEP_EARLY, "test_steplr_hidden": recorder.STEP_EARLY},
+    ),
+    "steplr_closed_form_steps": (
+        {"steplr": patched("steplr", STEP_CHAINABLE, "        return self.lr_at(self.last_epoch)\n")},
+        {"test_steplr_visible", "test_steplr_hidden"},
+        {"test_steplr_visible": recorder.STEP_CLOSED, "test_steplr_hidden": recorder.STEP_CLOSED},
+    ),
+    "cosine_plus_one": (
+        {"cosine": patched("cosine", COSINE, "math.cos(math.pi * (epoch + 1) / self.T_max)")},
+        {"test_cosine_visible", "test_cosine_hidden"} | SEQ_VISIBLE_HIDDEN,
+        {"test_cosine_visible": recorder.COSINE_NEXT, "test_cosine_hidden": recorder.COSINE_NEXT,
+         "test_sequential_visible": recorder.COSINE_NEXT, "test_sequential_hidden": recorder.COSINE_NEXT},
+    ),
+    "cosine_without_eta_min": (
+        {"cosine": patched("cosine", "self.eta_min + (base_lr - self.eta_min) * cosine", "base_lr * cosine")},
+        {"test_cosine_visible", "test_cosine_hidden", "test_sequential_hidden"},
+        {"test_cosine_visible": recorder.COSINE_NO_ETA_MIN, "test_cosine_hidden": recorder.COSINE_NO_ETA_MIN,
+         "test_sequential_hidden": recorder.COSINE_NO_ETA_MIN},
+    ),
+    "cosine_one_base_lr": (
+        {"cosine": patched("cosine", "(base_lr - self.eta_min) * cosine for base_lr in self.base_lrs",
+                           "(self.base_lrs[0] - self.eta_min) * cosine for base_lr in self.base_lrs")},
+        {"test_cosine_hidden", "test_sequential_hidden"},
+        {"test_cosine_hidden": recorder.ONE_BASE},
+    ),
+    "warmup_from_zero": (
+        {"linear_warmup": patched("linear_warmup", "factor = self.start_factor + (self.end_factor - self.start_factor) * progress",
+                                  "factor = self.end_factor * progress")},
+        {"test_linear_visible", "test_linear_hidden"} | SEQ_VISIBLE_HIDDEN,
+        {"test_linear_visible": recorder.WARMUP_FROM_ZERO, "test_linear_hidden": recorder.WARMUP_FROM_ZERO,
+         "test_sequential_visible": recorder.WARMUP_FROM_ZERO, "test_sequential_hidden": recorder.WARMUP_FROM_ZERO},
+    ),
+    "warmup_never_reaches_the_end": (
+        {"linear_warmup": patched("linear_warmup", PROGRESS, "progress = min(epoch, self.total_iters - 1) / self.total_iters")},
+        {"test_linear_visible", "test_linear_hidden", "test_sequential_hidden"},  # the visible chain cannot tell
+        {"test_linear_visible": recorder.WARMUP_SHORT, "test_linear_hidden": recorder.WARMUP_SHORT,
+         "test_sequential_hidden": recorder.WARMUP_SHORT},
+    ),
+    "warmup_unclamped": (
+        {"linear_warmup": patched("linear_warmup", PROGRESS, "progress = epoch / self.total_iters")},
+        {"test_linear_visible", "test_linear_hidden", "test_sequential_hidden"},
+        {"test_linear_visible": recorder.WARMUP_UNCLAMPED, "test_linear_hidden": recorder.WARMUP_UNCLAMPED},
+    ),
+    "sequential_global_epoch": (
+        {"sequential": patched("sequential", SEQ_CLOSED, "return self._schedulers[index].lr_at(epoch)")},
+        SEQ_VISIBLE_HIDDEN,
+        {"test_sequential_visible": recorder.SEQ_GLOBAL, "test_sequential_hidden": recorder.SEQ_GLOBAL},
+    ),
+    "sequential_never_restarts": (
+        {"sequential": patched("sequential", SEQ_RESTART, "if False:")},
+        {"test_sequential_hidden"},
+        {"test_sequential_hidden": recorder.SEQ_NO_RESTART},
+    ),
+    "sequential_switches_late": (
+        {"sequential": patched("sequential", "index = bisect.bisect_right(", "index = bisect.bisect_left(").replace(
+            "index = bisect.bisect_right(", "index = bisect.bisect_left(")},
+        SEQ_VISIBLE_HIDDEN,
+        {"test_sequential_visible": recorder.SEQ_LATE, "test_sequential_hidden": recorder.SEQ_LATE},
+    ),
+    "sequential_forgets_last_lr": (
+        {"sequential": patched("sequential", "        self._last_lr = active.get_last_lr()\n", "")},
+        {"test_sequential_hidden"},
+        {"test_sequential_hidden": "set self._last_lr = scheduler.get_last_lr()"},
+    ),
+    "steplr_overrides_step_without_the_warning": (
+        {"steplr": cell_source("steplr").replace(
+            "    def lr_at(self, epoch):",
+            "    def step(self):\n        self.last_epoch += 1\n        self._set_lrs(self.get_lr())\n\n    def lr_at(self, epoch):", 1)},
+        {"test_steplr_hidden"},
+        {"test_steplr_hidden": "do not override step()"},
+    ),
+}
+
+
+@pytest.mark.parametrize("mistake", sorted(MISTAKES))
+def test_a_common_mistake_fails_exactly_its_cells_with_its_hint(mistake):
+    replace, failing, hints = MISTAKES[mistake]
+    run = run_in_process(NOTEBOOK, replace={**replace, **FAST})
+    assert {k for k, v in run.failed().items()} == failing, {k: str(v.error)[:300] for k, v in run.failed().items()}
+    for cell in failing:
+        message = str(run.outcomes[cell].error)
+        assert isinstance(run.outcomes[cell].error, AssertionError), message
+        assert "Hint: " in message
+        if cell in hints:
+            assert hints[cell] in message, message
+
+
+# ------------------------------------------------------------------------- the provided base class
+class Counting(problems.PlainSGD):
+    """An optimizer with its own step counter, which the scheduler's wrapper must leave alone."""
+
+    def __init__(self, params, lr=0.1):
+        super().__init__(params, lr=lr)
+        self._step_count = 0
+
+    def step(self, closure=None):
+        self._step_count += 1
+        return super().step(closure)
+
+
+class Halving(LRScheduler):
+    def lr_at(self, epoch):
+        return [base * 0.5 ** epoch for base in self.base_lrs]
+
+
+def caught_warnings(action):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        action()
+    return [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+
+
+def test_the_order_warning_fires_once_and_only_for_the_wrong_order():
+    optimizer = Counting([Parameter(np.zeros(2))])
+    scheduler = Halving(optimizer)
+    assert caught_warnings(scheduler.step) == [STEP_ORDER_WARNING]
+    assert caught_warnings(scheduler.step) == []  # like PyTorch: checked on the first call only
+    optimizer = Counting([Parameter(np.zeros(2))])
+    scheduler = Halving(optimizer)
+    assert caught_warnings(lambda: (optimizer.step(), scheduler.step(), optimizer.step(), scheduler.step())) == []
+    assert optimizer._step_count == 2 and optimizer._lr_scheduler_step_count == 2  # both counters right
+    # PyTorch's wording, which ours follows.
+    theirs = torch.optim.SGD([torch.nn.Parameter(torch.zeros(2))], lr=0.1)
+    their_scheduler = torch_schedulers.StepLR(theirs, step_size=2)
+    assert "Detected call of `lr_scheduler.step()` before `optimizer.step()`" in caught_warnings(their_scheduler.step)[0]
+    assert STEP_ORDER_WARNING.startswith("Detected call of `lr_scheduler.step()` before `optimizer.step()`")
+
+
+def test_a_step_replaced_after_construction_is_reported():
+    optimizer = problems.PlainSGD([Parameter(np.zeros(2))], lr=0.1)
+    scheduler = Halving(optimizer)
+    optimizer.step = lambda: None
+    assert any("overridden" in message for message in caught_warnings(scheduler.step))
+
+
+def test_the_step_wrapper_is_installed_once_and_keeps_no_optimizer_alive():
+    optimizer = problems.PlainSGD([Parameter(np.zeros(2))], lr=0.1)
+    first = Halving(optimizer)
+    wrapped = optimizer.step
+    optimizer.step()
+    Halving(optimizer)  # a second scheduler finds the wrapper and keeps the count
+    assert optimizer.step is wrapped and optimizer._lr_scheduler_step_count == 1
+    assert caught_warnings(first.step) == []
+    alive = weakref.ref(optimizer)
+    del optimizer, first, wrapped
+    gc.collect()
+    assert alive() is None
+
+
+def test_initial_lr_base_lrs_get_last_lr_and_only_lr_change():
+    w, b = Parameter(np.zeros(2)), Parameter(np.zeros(1))
+    optimizer = problems.PlainSGD([{"params": [w], "lr": 0.4, "tag": "x"}, {"params": [b], "lr": 0.1}], lr=0.01)
+    scheduler = Halving(optimizer)
+    assert scheduler.last_epoch == 0 and scheduler.base_lrs == [0.4, 0.1]
+    assert [g["initial_lr"] for g in optimizer.param_groups] == [0.4, 0.1]
+    optimizer.step()
+    scheduler.step()
+    assert [g["lr"] for g in optimizer.param_groups] == [0.2, 0.05] == scheduler.get_last_lr()
+    scheduler.get_last_lr().append(99.0)  # a copy
+    assert scheduler.get_last_lr() == [0.2, 0.05]
+    second = Halving(optimizer)  # initial_lr is kept, so the second schedule starts from the base rates
+    assert second.base_lrs == [0.4, 0.1] and [g["lr"] for g in optimizer.param_groups] == [0.4, 0.1]
+    assert optimizer.param_groups[0]["tag"] == "x" and optimizer.defaults == {"lr": 0.01}
+    assert set(optimizer.param_groups[1]) == {"params", "lr", "initial_lr"}
+
+
+def test_state_dict_is_a_copy_without_the_optimizer_and_round_trips():
+    optimizer = problems.PlainSGD([Parameter(np.zeros(2))], lr=0.4)
+    scheduler = Halving(optimizer)
+    for _ in range(3):
+        optimizer.step()
+        scheduler.step()
+    state = scheduler.state_dict()
+    assert "optimizer" not in state and state["last_epoch"] == 3 and state["base_lrs"] == [0.4]
+    state["base_lrs"].append(1.0)
+    assert scheduler.base_lrs == [0.4]
+    fresh_optimizer = problems.PlainSGD([Parameter(np.zeros(2))], lr=0.4)
+    fresh = Halving(fresh_optimizer)
+    fresh_optimizer.load_state_dict(optimizer.state_dict())
+    fresh.load_state_dict(scheduler.state_dict())
+    optimizer.step(), scheduler.step(), fresh_optimizer.step(), fresh.step()
+    assert fresh.get_last_lr() == scheduler.get_last_lr() == [0.4 * 0.5 ** 4]
+    assert fresh.optimizer is fresh_optimizer
+
+
+def test_the_base_class_rejects_what_it_cannot_drive():
+    with pytest.raises(TypeError):
+        Halving(object())
+
+    class TooFew(LRScheduler):
+        def lr_at(self, epoch):
+            return [0.1]
+
+    optimizer = problems.PlainSGD([{"params": [Parameter(np.zeros(1))]}, {"params": [Parameter(np.zeros(1))]}])
+    with pytest.raises(ValueError, match="one per group"):
+        TooFew(optimizer)
+    with pytest.raises(NotImplementedError):
+        LRScheduler(problems.PlainSGD([Parameter(np.zeros(1))]))
+
+
+def test_plain_sgd_is_torch_sgd_and_takes_both_spellings():
+    ours = problems.scheduled_trajectory(lambda o: Halving(o), lr=0.3, steps=10)
+    theirs = problems.scheduled_trajectory(lambda o: torch_schedulers.ExponentialLR(o, gamma=0.5), lr=0.3, steps=10, **ON_TORCH)
+    for key in theirs:
+        np.testing.assert_allclose(ours[key], theirs[key], rtol=1e-12, atol=1e-15)
+    p = Parameter(np.zeros(1))
+    assert problems.PlainSGD([p], learning_rate=0.2).param_groups[0]["lr"] == 0.2
+    assert problems.PlainSGD([p]).param_groups[0]["lr"] == 1e-3 == torch.optim.SGD([torch.zeros(1, requires_grad=True)]).defaults["lr"]
+
+
+# ---------------------------------------------------------------- the numbers the narrative states
+def test_the_step_decay_numbers(ns):
+    StepLR, ExponentialLR = ns["StepLR"], ns["ExponentialLR"]
+    seed = problems.lr_sequence(lambda o: StepLR(o, step_size=10, gamma=0.1), epochs=30, base_lrs=[0.1])[:, 0]
+    np.testing.assert_allclose(seed, [0.1] * 10 + [0.01] * 10 + [0.001] * 10, rtol=1e-12)
+    assert seed[9] == 0.1 and seed[10] < 0.1  # first decay on the 10th call: epoch 10 is the first at 0.01
+    late = [0.1 * 0.1 ** ((e - 1) // 10) for e in range(1, 30)]
+    assert late[:10] == [0.1] * 10  # the late version trains epochs 0-10 at 0.1
+    gamma = 0.1 ** (1 / 10)
+    assert round(gamma, 3) == 0.794
+    smooth = problems.lr_sequence(lambda o: ExponentialLR(o, gamma=gamma), epochs=31, base_lrs=[0.1])[:, 0]
+    np.testing.assert_allclose(smooth[[10, 20, 30]], seed[[10, 20, 29]] * [1, 1, 0.1], rtol=1e-12)
+    docstring = problems.closed_form_sequence(lambda o: StepLR(o, step_size=3, gamma=0.5), epochs=7, base_lrs=[0.1, 0.02])
+    np.testing.assert_allclose(docstring[[0, 2, 3, 6]], [[0.1, 0.02], [0.1, 0.02], [0.05, 0.01], [0.025, 0.005]])
+    calls = problems.lr_sequence(lambda o: StepLR(o, step_size=3, gamma=0.5), epochs=7, base_lrs=[0.1])[:, 0]
+    np.testing.assert_allclose(calls[1:7], [0.1, 0.1, 0.05, 0.05, 0.05, 0.025])  # after 1..6 calls of step()
+    by_hand = problems.lr_sequence(lambda o: StepLR(o, step_size=3, gamma=0.5), epochs=7, base_lrs=[0.1], changes={3: 0.4})[:, 0]
+    np.testing.assert_allclose(by_hand[[4, 6]], [0.02, 0.01])  # set to 0.02 after the 4th call: the 6th gives 0.01
+
+
+def test_the_cosine_numbers(ns):
+    cosine = ns["CosineAnnealingLR"]
+    for t_max in (4, 10, 60):
+        lrs = problems.closed_form_sequence(lambda o: cosine(o, T_max=t_max, eta_min=0.2), epochs=2 * t_max + 1, base_lrs=[1.0])[:, 0]
+        np.testing.assert_allclose(lrs[[0, t_max // 2, t_max, 2 * t_max]], [1.0, 0.6, 0.2, 1.0], atol=1e-12)
+        assert np.all(np.diff(lrs[: t_max + 1]) < 0) and np.all(np.diff(lrs[t_max:]) > 0)
+    drop = (1 - math.cos(math.pi / 10)) / 2
+    assert round(100 * drop, 1) == 2.4
+    lrs = problems.closed_form_sequence(lambda o: cosine(o, T_max=60), epochs=7, base_lrs=[1.0])[:, 0]
+    assert math.isclose(1 - lrs[6], drop)  # a tenth of the way: 2.4 % of the range, where linear loses 10 %
+    # PyTorch's recursive form agrees with the closed form up to rounding.
+    for options in problems.COSINE_GRID:
+        recursive = torch_sequence(lambda o: torch_schedulers.CosineAnnealingLR(o, **options))
+        closed = problems.closed_form_sequence(lambda o: cosine(o, **options))
+        assert np.max(np.abs(recursive - closed)) < 1e-14
+    examples = problems.closed_form_sequence(lambda o: cosine(o, T_max=4, eta_min=0.2), epochs=9, base_lrs=[1.0])[:, 0]
+    np.testing.assert_allclose(examples[[0, 2, 4, 6, 8]], [1.0, 0.6, 0.2, 0.6, 1.0], atol=1e-12)
+
+
+def test_the_warm_up_numbers(ns):
+    linear = ns["LinearLR"]
+    factors = problems.closed_form_sequence(lambda o: linear(o, start_factor=0.1, total_iters=5), epochs=8, base_lrs=[1.0])[:, 0]
+    np.testing.assert_allclose(factors, [0.1, 0.28, 0.46, 0.64, 0.82, 1.0, 1.0, 1.0], atol=1e-12)
+    defaults = inspect.signature(torch_schedulers.LinearLR).parameters
+    assert (defaults["start_factor"].default, defaults["end_factor"].default, defaults["total_iters"].default) == (1 / 3, 1.0, 5)
+    ours = inspect.signature(linear).parameters
+    assert (ours["start_factor"].default, ours["end_factor"].default, ours["total_iters"].default) == (1 / 3, 1.0, 5)
+    example = problems.closed_form_sequence(lambda o: linear(o, start_factor=0.25, total_iters=3), epochs=11, base_lrs=[0.4])[:, 0]
+    np.testing.assert_allclose(example[[0, 1, 2, 3, 10]], [0.1, 0.2, 0.3, 0.4, 0.4], atol=1e-12)
+    assert 0.1 * 8192 / 256 == pytest.approx(3.2)  # Goyal et al.'s linear scaling rule
+
+
+def test_adams_first_step_moves_every_coordinate_by_about_lr():
+    g = torch.tensor([1e-3, 0.5, 100.0])
+    x = torch.nn.Parameter(torch.zeros(3))
+    adam = torch.optim.Adam([x], lr=0.01)
+    x.grad = g.clone()
+    adam.step()
+    np.testing.assert_allclose(-x.detach().numpy(), 0.01 * g.numpy() / (g.numpy() + 1e-8), rtol=1e-12)
+    np.testing.assert_allclose(-x.detach().numpy(), 0.01, rtol=1e-4)
+
+
+def test_the_chaining_numbers_and_torchs_quirks(ns):
+    warmup_cosine = ns["warmup_cosine"]
+    lrs = problems.lr_sequence(lambda o: warmup_cosine(o, warmup_epochs=5, total_epochs=60), epochs=61, base_lrs=[0.1])[:, 0]
+    theirs = torch_sequence(problems.chain(recorder.TORCH_CLASSES, "warmup5_cosine55"), epochs=61, base_lrs=[0.1])[:, 0]
+    np.testing.assert_allclose(lrs, theirs, rtol=1e-12, atol=1e-15)
+    assert lrs[5] == pytest.approx(0.1) and abs(lrs[60]) < 1e-15  # T_max = 60 - 5 = 55 ends exactly at epoch 60
+    cut = torch_sequence(problems.chain(recorder.TORCH_CLASSES, "warmup8_cut_at4_cosine20"), epochs=6, base_lrs=[1.0])[:, 0]
+    assert cut[3] < 0.8 and cut[4] == pytest.approx(1.0)  # warm-up cut short: the cosine starts at the full rate
+    held = torch_sequence(problems.chain(recorder.TORCH_CLASSES, "warmup3_hold_to10_cosine30"), epochs=12, base_lrs=[1.0])[:, 0]
+    np.testing.assert_allclose(held[3:11], 1.0)  # warm-up over early: waits at the end factor until the milestone
+    visible = problems.lr_sequence(
+        lambda o: ns["SequentialLR"](o, [ns["LinearLR"](o, start_factor=0.25, total_iters=3), ns["CosineAnnealingLR"](o, T_max=4)], milestones=[3]),
+        epochs=8, base_lrs=[0.4])[:, 0]
+    np.testing.assert_allclose(visible, [0.1, 0.2, 0.3, 0.4, 0.3414213562373095, 0.2, 0.0585786437626905, 0.0], atol=1e-12)
+
+
+def test_the_contract_numbers(ns):
+    """The demo: two groups halve each epoch; the wrong order skips lr_0."""
+    optimizer = problems.PlainSGD([{"params": [Parameter(np.zeros(3))], "lr": 0.1}, {"params": [Parameter(np.zeros(1))], "lr": 0.02}])
+    scheduler = ns["ExponentialLR"](optimizer, gamma=0.5)
+    optimizer.step()
+    scheduler.step()
+    assert scheduler.get_last_lr() == [0.05, 0.01]
+    optimizer = problems.PlainSGD([Parameter(np.zeros(1))], lr=0.1)
+    scheduler = ns["ExponentialLR"](optimizer, gamma=0.5)
+    assert caught_warnings(scheduler.step) == [STEP_ORDER_WARNING]
+    assert optimizer.param_groups[0]["lr"] == 0.05  # the first update would use lr_1
+    theirs = torch.optim.SGD([torch.nn.Parameter(torch.zeros(2))], lr=0.1)
+    message = caught_warnings(torch_schedulers.StepLR(theirs, step_size=2).step)[0]
+    assert "PyTorch 1.1.0" in message  # the order changed in version 1.1.0
+
+
+def test_the_demo_output(reference):
+    output = reference.outcomes["exponential_demo"].output
+    assert "epoch 3: lr = [0.0125, 0.0025]" in output
+    assert re.search(r"get_last_lr\(\):\s+\[0\.00625, 0\.00125\]", output)
+    assert "UserWarning: Detected call of `lr_scheduler.step()` before `optimizer.step()`" in output
+    assert "instead of 0.1" in output and "lr = 0.05 instead" in output
+
+
+def test_the_training_curves_the_narrative_describes(ns):
+    X, y = ns["make_regression"]()
+    assert X.shape == (256, 8) and ns["EPOCHS"] == 40
+    np.testing.assert_allclose(X.std(axis=0) / np.logspace(0, -0.5, 8), 1.0, rtol=0.15)
+    assert round(10 ** -0.5, 2) == 0.32
+    floor = ns["best_loss"](X, y)
+    curves = {name: ns["train"](make, lr, epochs=40) - floor for name, (make, lr) in ns["training_runs"].items()}
+    assert np.all(np.concatenate(list(curves.values())) > -1e-12)  # nothing beats least squares
+    warm, cosine = curves["warm-up 3 epochs + cosine, to 0.1"], curves["CosineAnnealingLR(T_max=40) from 0.1"]
+    assert warm[3] > 2 * cosine[3] and warm[-1] < 2 * cosine[-1]  # the warm-up costs a few epochs, nothing at the end
+    constant_fast, constant_slow = curves.pop("constant lr 0.1"), curves.pop("constant lr 0.01")
+    assert len(curves) == 3
+    for schedule in curves.values():
+        assert constant_slow[5] > 10 * max(schedule[5], constant_fast[5])  # slow start
+        assert 10 * schedule[-1] < min(constant_fast[-1], constant_slow[-1])  # ends ten times lower than either
+    # constant 0.1 is close after a few epochs, then stalls: it never gets as low as any schedule ends
+    assert constant_fast[5] < 1e-2 and np.min(constant_fast[5:]) > max(s[-1] for s in curves.values())
+
+
+def test_the_valley_the_narrative_describes(ns):
+    assert 2 / np.linalg.eigvalsh(VALLEY_HESSIAN).max() == 0.5
+    paths = {
+        "constant": ns["valley_path"](None),
+        "step": ns["valley_path"](lambda o: ns["StepLR"](o, step_size=5, gamma=0.5)),
+        "cosine": ns["valley_path"](lambda o: ns["CosineAnnealingLR"](o, T_max=20)),
+    }
+    ends = {name: path[-1] for name, path in paths.items()}
+    f = {name: 0.1 * x[0] ** 2 + 2 * x[1] ** 2 for name, x in ends.items()}
+    assert f["constant"] < min(f["step"], f["cosine"])  # the constant rate ends with the lowest f
+    assert abs(ends["constant"][0]) < min(abs(ends["step"][0]), abs(ends["cosine"][0]))  # further along x1
+    assert max(abs(ends["step"][1]), abs(ends["cosine"][1])) < abs(ends["constant"][1]) / 100  # x2 damped sooner
+    assert all(len(path) == 21 for path in paths.values())
