@@ -1,0 +1,744 @@
+"""Chapter 2 (momentum): the reference notebook, its golden data, its hints and every number it states."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from autograder.compare import judge
+from autograder.golden import expectation, load_assignment
+from autograder.problems import momentum as problems
+from autograder.problems.trajectories import trajectory
+from courseplots import VALLEY_HESSIAN, VALLEY_START, run_on_valley, valley_gradient
+from nbtools import ROOT, SOURCE, nbgrader_meta, read, run_in_process
+from slopegrad.nn import Parameter
+from tools.golden.torch_backend import TORCH
+
+ASSIGNMENT = "ch2_momentum"
+NOTEBOOK = SOURCE / ASSIGNMENT / "momentum.ipynb"
+GOLDEN = ROOT / "autograder" / "golden" / f"{ASSIGNMENT}.json"
+
+VISIBLE = {"test_optimal_momentum_visible", "test_sgd_step_visible"}
+HIDDEN = {
+    "test_optimal_momentum_hidden",
+    "test_sgd_grid_hidden",
+    "test_sgd_dampening_nesterov_hidden",
+    "test_sgd_state_hidden",
+    "test_sgd_lr_change_hidden",
+    "test_sgd_region_hidden",
+}
+EXERCISES = {"optimal_momentum", "sgd_step"}
+FAST = {"animation": "pass"}  # the animation takes seconds and no check depends on it
+
+
+@pytest.fixture(scope="module")
+def reference():
+    started = time.perf_counter()
+    run = run_in_process(NOTEBOOK)
+    run.seconds = time.perf_counter() - started
+    return run
+
+
+@pytest.fixture(scope="module")
+def SGD(reference):
+    return reference.namespace["SGD"]
+
+
+@pytest.fixture(scope="module")
+def optimal_momentum(reference):
+    return reference.namespace["optimal_momentum"]
+
+
+def notebook_check_names() -> set[str]:
+    names = set()
+    for cell in read(NOTEBOOK).cells:
+        if cell.cell_type == "code":
+            names |= set(re.findall(r'check\(\s*"(' + ASSIGNMENT + r'\.[a-z0-9_]+)"', cell.source))
+    return names
+
+
+def cell_source(grade_id: str) -> str:
+    for cell in read(NOTEBOOK).cells:
+        if nbgrader_meta(cell).get("grade_id") == grade_id:
+            return cell.source
+    raise KeyError(grade_id)
+
+
+def code_cells() -> dict:
+    cells = {}
+    for index, cell in enumerate(read(NOTEBOOK).cells):
+        if cell.cell_type == "code":
+            cells[nbgrader_meta(cell).get("grade_id") or f"cell-{index}"] = cell
+    return cells
+
+
+# ------------------------------------------------------------------------ the reference notebook
+def test_reference_notebook_passes_every_cell(reference):
+    assert reference.failed() == {}, {k: repr(v.error) for k, v in reference.failed().items()}
+    tests = reference.tests(NOTEBOOK)
+    assert set(tests) == VISIBLE | HIDDEN
+    passed = set()
+    for grade_id, outcome in tests.items():
+        assert "passed: " + ASSIGNMENT in outcome.output, f"{grade_id} checked nothing"
+        passed |= set(re.findall(r"passed: (\S+)", outcome.output))
+    assert passed == notebook_check_names()
+
+
+def test_notebook_structure_and_points():
+    nb = read(NOTEBOOK)
+    assert nb.metadata["kernelspec"] == {"display_name": "Python 3", "language": "python", "name": "python3"}
+    points, solutions = {}, set()
+    for cell in nb.cells:
+        meta = nbgrader_meta(cell)
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None
+            starts = "".join(line.lstrip()[:1] for line in cell.source.splitlines())
+            assert "%" not in starts and "!" not in starts, "no magics or shell escapes"
+            assert "/work/" not in cell.source and "/tmp/" not in cell.source
+        if meta.get("solution"):
+            solutions.add(meta["grade_id"])
+            assert meta == {"grade": False, "solution": True, "locked": False, "task": False,
+                            "grade_id": meta["grade_id"], "schema_version": 3}
+            head, body = cell.source.split("### BEGIN SOLUTION")
+            assert re.search(r"\n        ### END SOLUTION|\n    ### END SOLUTION", body)
+            assert head.endswith("    ") and '"""' in head, "markers sit in a function body, after a docstring"
+            docstring = head.rsplit('"""', 2)[-2]
+            assert "Example" in docstring and "Approach" in docstring
+        if meta.get("grade"):
+            assert meta["locked"] and not meta["solution"] and meta["schema_version"] == 3
+            points[meta["grade_id"]] = meta["points"]
+            assert "check(" in cell.source
+            assert not re.search(r"^\s*assert\b", cell.source, re.M), "test cells report only through check()"
+            assert ("### BEGIN HIDDEN TESTS" in cell.source) == (meta["grade_id"] in HIDDEN)
+        elif meta.get("locked"):
+            assert meta == {"grade": False, "solution": False, "locked": True, "grade_id": meta["grade_id"],
+                            "schema_version": 3}
+    assert solutions == EXERCISES
+    visible = sum(points[k] for k in VISIBLE)
+    assert (visible, sum(points.values())) == (6, 20)  # visible 30 %, hidden 70 %
+
+
+def test_test_cells_are_fast(reference):
+    namespace = dict(reference.namespace)
+    started = time.perf_counter()
+    for grade_id in VISIBLE | HIDDEN:
+        exec(compile(cell_source(grade_id), grade_id, "exec"), namespace)
+    assert time.perf_counter() - started < 5.0
+    assert reference.seconds < 20.0  # the whole notebook, animation included
+
+
+def stubbed() -> dict[str, str]:
+    """Every exercise as nbgrader releases it: the solution replaced by a raising stub."""
+    stubs = {}
+    for cell in read(NOTEBOOK).cells:
+        if nbgrader_meta(cell).get("solution"):
+            head, rest = cell.source.split("### BEGIN SOLUTION")
+            tail = rest.split("### END SOLUTION")[1]
+            stubs[nbgrader_meta(cell)["grade_id"]] = head + "raise NotImplementedError()" + tail
+    return stubs
+
+
+def test_exactly_the_cells_tagged_uses_solution_need_a_solution():
+    """With every exercise a raising stub (as released), only test cells and the cells tagged
+    ``uses-solution`` fail, each with NotImplementedError."""
+    run = run_in_process(NOTEBOOK, replace={**stubbed(), **FAST})
+    tagged = {k for k, c in code_cells().items() if "uses-solution" in c.metadata.get("tags", [])}
+    assert len(tagged) == 1
+    assert set(run.failed()) == tagged | VISIBLE | HIDDEN
+    for outcome in run.failed().values():
+        assert isinstance(outcome.error, NotImplementedError)
+
+
+def test_the_released_notebook_runs_with_only_stubs_raising(tmp_path):
+    course = tmp_path / "course"
+    shutil.copytree(SOURCE / ASSIGNMENT, course / "source" / ASSIGNMENT)
+    (course / "nbgrader_config.py").write_text((ROOT / "nbgrader_config.py").read_text())
+    env = {**os.environ, "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])}
+    subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", ASSIGNMENT, "--force", "--log-level=ERROR"],
+                   cwd=course, check=True, capture_output=True, env=env)  # nbgrader calls the venv's alembic
+    released = course / "release" / ASSIGNMENT / NOTEBOOK.name
+    text = released.read_text()
+    for secret in ("BEGIN SOLUTION", "HIDDEN TESTS", "buffer += (1 - dampening) * g", "sgd_paths(SGD", "eigvalsh(np.asarray"):
+        assert secret not in text
+    run = run_in_process(released, replace=FAST)
+    tagged = {k for k, c in code_cells().items() if "uses-solution" in c.metadata.get("tags", [])}
+    assert set(run.failed()) == tagged | VISIBLE  # hidden test cells are empty in the release
+    for outcome in run.failed().values():
+        assert isinstance(outcome.error, NotImplementedError) or isinstance(outcome.error.__context__, NotImplementedError)
+    stubs = run.namespace
+    with pytest.raises(NotImplementedError):
+        stubs["optimal_momentum"](0.2, 4.0)
+    sgd = stubs["SGD"]([Parameter(np.zeros(2))], learning_rate=0.1, momentum=0.9)  # the provided __init__ works
+    with pytest.raises(NotImplementedError):
+        sgd.step()
+
+
+# ----------------------------------------------------------------------------------- golden data
+def test_golden_covers_exactly_the_notebooks_checks():
+    golden = load_assignment(GOLDEN.parent, ASSIGNMENT)
+    assert set(golden) == notebook_check_names()
+    assert len(golden) == 23
+    assert GOLDEN.stat().st_size < 1_500_000
+
+
+def test_golden_file_is_what_the_recorder_writes_now():
+    from autograder.compare import first_mismatch
+    from tools.golden import ch2_momentum as recorder
+
+    default = torch.get_default_dtype()
+    try:
+        fresh = json.loads(json.dumps(recorder.record(), sort_keys=True))
+    finally:
+        torch.set_default_dtype(default)  # the recorder works in float64; leave other tests' torch as it was
+    stored = json.loads(GOLDEN.read_text())["checks"]
+    assert set(fresh) == set(stored)
+    for name in fresh:
+        assert first_mismatch(fresh[name], stored[name], 1e-12, 1e-12) is None, name
+
+
+def test_every_variant_is_wrong_and_every_hint_says_something():
+    for name, spec in load_assignment(GOLDEN.parent, ASSIGNMENT).items():
+        assert len(spec.hint) > 30, name
+        for variant in spec.variants:
+            assert len(variant.hint) > 30
+            verdict = judge(variant.value, spec)
+            assert not verdict.passed and verdict.hint == variant.hint, (name, variant.hint)
+
+
+def test_the_golden_hints_cover_the_chapters_mistakes():
+    golden = load_assignment(GOLDEN.parent, ASSIGNMENT)
+    hints = {name: " ".join(v.hint for v in spec.variants) for name, spec in golden.items()}
+    assert "dampened" in hints[f"{ASSIGNMENT}.first_buffers"] and "dampened" in hints[f"{ASSIGNMENT}.grid_dampening"]
+    assert "share one momentum buffer" in hints[f"{ASSIGNMENT}.own_buffers"]
+    assert "grad is None" in hints[f"{ASSIGNMENT}.visible_unused_parameter"]
+    assert "Sutskever" in hints[f"{ASSIGNMENT}.lr_change"] and "Sutskever" in hints[f"{ASSIGNMENT}.visible_lr_change"]
+    assert "g = b + momentum*b" in hints[f"{ASSIGNMENT}.grid_nesterov"]
+
+
+def test_records_from_a_student_sandbox_pass_the_judge(tmp_path, monkeypatch):
+    """Without golden files (as in the sandbox) visible checks use their inline expected= and hidden
+    ones only record; the judge, outside, then accepts every value the reference recorded."""
+    empty = tmp_path / "no-golden"
+    empty.mkdir()
+    records = tmp_path / "records.jsonl"
+    monkeypatch.setenv("AUTOGRADER_GOLDEN_DIR", str(empty))
+    monkeypatch.setenv("AUTOGRADER_RECORDS", str(records))
+    run = run_in_process(NOTEBOOK, replace=FAST)
+    assert run.failed() == {}, {k: repr(v.error) for k, v in run.failed().items()}
+    assert run.outcomes["test_sgd_step_visible"].output.count("passed: ") == 6
+    assert run.outcomes["test_optimal_momentum_visible"].output.count("passed: ") == 2
+    for grade_id in HIDDEN:
+        assert "passed: " not in run.outcomes[grade_id].output, "hidden checks only record in the sandbox"
+    from autograder.records import decode
+
+    lines = [json.loads(line) for line in records.read_text().splitlines()]
+    names = [line["check"] for line in lines]
+    assert sorted(names) == sorted(set(names)) and set(names) == notebook_check_names()
+    monkeypatch.delenv("AUTOGRADER_GOLDEN_DIR")
+    for line in lines:
+        verdict = judge(decode(line["value"]), expectation(line["check"], GOLDEN.parent))
+        assert verdict.passed, (line["check"], verdict.message)
+
+
+# ------------------------------------------------------------------------- explicit torch parity
+def torch_sgd(params, **options):
+    return torch.optim.SGD(params, **options)
+
+
+def assert_same_paths(ours, theirs, tol=1e-10):
+    assert set(ours) == set(theirs)
+    for key in theirs:
+        np.testing.assert_allclose(ours[key], theirs[key], rtol=tol, atol=tol)
+
+
+def test_reference_sgd_equals_torch_on_the_whole_grid(SGD):
+    grid = problems.sgd_grid()
+    assert len(grid) == 20 and sum(len(problems.sgd_grid(part)) for part in problems.GRID_PARTS) == 20
+    assert {o["lr"] for o in grid} == {0.05, 0.2} and {o["weight_decay"] for o in grid} == {0.0, 0.01}
+    assert not any(o["nesterov"] and (o["momentum"] == 0 or o["dampening"]) for o in grid)
+    for options in grid:
+        ours = trajectory(lambda ps, o=options: SGD(ps, **o), 120)
+        theirs = trajectory(lambda ps, o=options: torch_sgd(ps, **o), 120, backend=TORCH)
+        assert_same_paths(ours, theirs)
+        np.testing.assert_array_equal(ours["p3"], np.broadcast_to(ours["p3"][0], ours["p3"].shape))
+        assert not np.allclose(ours["p1"][-1], ours["p1"][0])
+
+
+def test_reference_sgd_equals_torch_when_lr_changes_mid_run(SGD):
+    ours, theirs = problems.lr_change_paths(SGD), problems.lr_change_paths(torch_sgd, backend=TORCH)
+    assert set(ours) == set(theirs) and len(ours) == 2
+    for key in theirs:
+        assert_same_paths(ours[key], theirs[key])
+    for options in ({"lr": 0.1, "momentum": 0.9, "dampening": 0.5}, {"lr": 0.1, "momentum": 0.5, "weight_decay": 0.1}):
+        hook = problems.halve_lr_after(30)
+        assert_same_paths(trajectory(lambda ps: SGD(ps, **options), 80, after_step=hook),
+                          trajectory(lambda ps: torch_sgd(ps, **options), 80, backend=TORCH, after_step=hook))
+
+
+def test_reference_sgd_with_parameter_groups_and_closure_matches_torch(SGD):
+    def groups(ps):
+        return [{"params": ps[:2], "lr": 0.05, "nesterov": True}, {"params": ps[2:], "momentum": 0.5, "dampening": 0.1}]
+
+    ours = trajectory(lambda ps: SGD(groups(ps), lr=0.1, momentum=0.9), 60)
+    theirs = trajectory(lambda ps: torch_sgd(groups(ps), lr=0.1, momentum=0.9), 60, backend=TORCH)
+    assert_same_paths(ours, theirs)
+    w = Parameter(np.array([1.0, -2.0]))
+    optimizer = SGD([w], lr=0.1)
+    optimizer.zero_grad()
+    ((w * w).sum() * 0.5).backward()
+    assert optimizer.step(closure=lambda: 42.0) == 42.0 and optimizer.step() is None
+
+
+def test_the_seed_example_runs_as_written_and_equals_torch(SGD):
+    import slopegrad
+    from slopegrad.functional import mse_loss
+
+    rng = np.random.default_rng(5)
+    x, y = rng.normal(size=(8, 3)), rng.normal(size=(8, 1))
+    start = [rng.normal(size=(3, 4)), rng.normal(size=(4, 1)), np.zeros(1)]
+
+    w1, w2, bias = (Parameter(a) for a in start)
+    inputs, targets = slopegrad.Tensor(x), slopegrad.Tensor(y)
+    optimizer = SGD([w1, w2, bias], learning_rate=0.01, momentum=0.9)
+    for _ in range(5):
+        loss = mse_loss((inputs @ w1).tanh() @ w2 + bias, targets)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+    t1, t2, tb = (torch.nn.Parameter(torch.tensor(a)) for a in start)
+    reference_optimizer = torch.optim.SGD([t1, t2, tb], lr=0.01, momentum=0.9)
+    for _ in range(5):
+        loss = torch.nn.functional.mse_loss(torch.tanh(torch.tensor(x) @ t1) @ t2 + tb, torch.tensor(y))
+        reference_optimizer.zero_grad()
+        loss.backward()
+        reference_optimizer.step()
+    for ours, theirs in zip((w1, w2, bias), (t1, t2, tb)):
+        np.testing.assert_allclose(ours.data, theirs.detach().numpy(), rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(optimizer.state[ours]["momentum_buffer"],
+                                   reference_optimizer.state[theirs]["momentum_buffer"].numpy(), rtol=1e-12, atol=1e-14)
+    assert len(optimizer.state) == 3 and all(list(s) == ["momentum_buffer"] for s in optimizer.state.values())
+
+
+def test_both_spellings_build_identical_optimizers(SGD):
+    def options(optimizer):
+        return [{k: v for k, v in g.items() if k != "params"} for g in optimizer.param_groups]
+
+    w = [Parameter(np.ones(2)), Parameter(np.zeros(3))]
+    course = SGD(w, learning_rate=0.01, momentum=0.9)
+    pytorch = SGD(w, lr=0.01, momentum=0.9)
+    assert options(course) == options(pytorch) == [
+        {"lr": 0.01, "momentum": 0.9, "dampening": 0.0, "weight_decay": 0.0, "nesterov": False}]
+    assert repr(course) == repr(pytorch)
+    assert SGD(w, 0.01, 0.9).param_groups[0]["lr"] == 0.01  # positional, as in torch
+    paths = [trajectory(lambda ps, k=k: SGD(ps, **{k: 0.05}, momentum=0.9, nesterov=True), 30)
+             for k in ("lr", "learning_rate")]
+    assert_same_paths(paths[0], paths[1], tol=0)
+
+
+def test_constructor_validates_like_torch(SGD):
+    w = [Parameter(np.ones(2))]
+    bad = [dict(lr=0.1, nesterov=True), dict(lr=0.1, momentum=0.9, dampening=0.1, nesterov=True),
+           dict(lr=0.1, momentum=-0.5), dict(lr=0.1, weight_decay=-1.0), dict(lr=-0.1)]
+    tw = [torch.nn.Parameter(torch.ones(2))]
+    for options in bad:
+        with pytest.raises(ValueError):
+            SGD(w, **options)
+        with pytest.raises(ValueError):
+            torch.optim.SGD(tw, **options)
+    with pytest.raises(ValueError):
+        SGD(w, lr=0.1, learning_rate=0.2)
+    with pytest.raises(TypeError):
+        SGD(w, momentum=0.9)
+    SGD(w, lr=0.1, momentum=0.9, nesterov=True)  # valid
+
+
+def test_state_is_per_parameter_and_survives_a_state_dict_with_another_lr(SGD):
+    ps = [Parameter(np.ones(3)), Parameter(np.ones(3)), Parameter(np.ones(3))]
+    optimizer = SGD(ps, lr=0.1, momentum=0.9)
+    for _ in range(3):
+        optimizer.zero_grad()
+        ((ps[0] * ps[0]).sum() + (ps[1] * 2.0).sum()).backward()
+        optimizer.step()
+    assert set(optimizer.state) == {ps[0], ps[1]}  # keyed by the parameter objects, none for the unused one
+    buffers = [optimizer.state[p]["momentum_buffer"] for p in ps[:2]]
+    assert buffers[0] is not buffers[1] and not np.shares_memory(buffers[0], buffers[1])
+    assert not any(np.shares_memory(b, p.data) for b in buffers for p in ps)
+    # the buffer does not depend on lr: a checkpoint resumes with another learning rate
+    saved = optimizer.state_dict()
+    resumed = SGD(ps, lr=0.02, momentum=0.9)
+    resumed.load_state_dict(saved)
+    resumed.param_groups[0]["lr"] = 0.02
+    before, b = ps[1].data.copy(), resumed.state[ps[1]]["momentum_buffer"].copy()
+    resumed.zero_grad()
+    (ps[1] * 2.0).sum().backward()
+    resumed.step()
+    np.testing.assert_allclose(ps[1].data, before - 0.02 * (0.9 * b + 2.0), rtol=1e-15)
+    # with momentum 0 there is no state at all
+    plain = SGD(ps, lr=0.1)
+    plain.zero_grad()
+    (ps[0] * ps[0]).sum().backward()
+    plain.step()
+    assert plain.state == {}
+
+
+def test_problem_runners_report_crashes_but_let_stubs_raise():
+    class Crashing:
+        def __init__(self, params, **options):
+            self.param_groups, self.state = [{"params": list(params)}], {}
+
+        def zero_grad(self):
+            pass
+
+        def step(self):
+            raise TypeError("boom")
+
+    class Stub(Crashing):
+        def step(self):
+            raise NotImplementedError()
+
+    assert problems.sgd_paths(Crashing, "plain") == "error: TypeError"
+    assert problems.twin_run(Crashing) == dict.fromkeys(("path", "own_buffers", "state_keys"), "error: TypeError")
+    assert problems.optimal_table(lambda mu, big: 1 / 0) == "error: ZeroDivisionError"
+    for call in (lambda: problems.sgd_paths(Stub, "plain"), lambda: problems.twin_run(Stub),
+                 lambda: problems.region_convergence(Stub), lambda: problems.quadratic_path(Stub, {}, 2)):
+        with pytest.raises(NotImplementedError):
+            call()
+
+
+# ----------------------------------------------------------------- common mistakes and their hints
+REFERENCE_STEP = cell_source("sgd_step")
+REFERENCE_OPTIMAL = cell_source("optimal_momentum")
+
+
+def mutate(source: str, *edits: tuple[str, str]) -> str:
+    for old, new in edits:
+        assert source.count(old) == 1, old
+        source = source.replace(old, new)
+    return source
+
+
+SKIP = "                if p.grad is None:\n                    continue\n"
+FIRST = 'buffer = state["momentum_buffer"] = np.array(g, copy=True)'
+STATE = "state = self.state.setdefault(p, {})"
+NESTEROV = "g = g + momentum * buffer if nesterov else buffer"
+UPDATE = "                p.data -= lr * g\n"
+SUTSKEVER_EDITS = (
+    (FIRST, 'buffer = state["momentum_buffer"] = np.array(lr * g, copy=True)'),
+    ("buffer += (1 - dampening) * g", "buffer += lr * (1 - dampening) * g"),
+    (NESTEROV, "g = lr * g + momentum * buffer if nesterov else buffer"),
+    (UPDATE, "                p.data -= g if momentum != 0 else lr * g\n"),
+)
+SGD_CELLS = {"test_sgd_step_visible", "test_sgd_grid_hidden", "test_sgd_dampening_nesterov_hidden",
+             "test_sgd_state_hidden", "test_sgd_lr_change_hidden"}
+OPTIMAL_CELLS = {"test_optimal_momentum_visible", "test_optimal_momentum_hidden"}
+
+MISTAKES = {
+    "dampened_first_buffer": (
+        "sgd_step", mutate(REFERENCE_STEP, (FIRST, 'buffer = state["momentum_buffer"] = np.array((1 - dampening) * g, copy=True)')),
+        {"test_sgd_step_visible", "test_sgd_dampening_nesterov_hidden"}, "first momentum buffer looks dampened"),
+    "shared_state_dict": (
+        "sgd_step", mutate(REFERENCE_STEP, (STATE, "state = self.state.setdefault(p, self.__dict__.setdefault('shared', {}))")),
+        SGD_CELLS - {"test_sgd_step_visible"}, "self.state[p]['momentum_buffer']"),
+    "one_buffer_for_the_optimizer": (
+        "sgd_step", mutate(REFERENCE_STEP, (STATE, 'state = self.state.setdefault("momentum", {})')),
+        SGD_CELLS, "self.state[p]['momentum_buffer']"),
+    "grad_none_not_skipped": (
+        "sgd_step", mutate(REFERENCE_STEP, (SKIP, "")),
+        SGD_CELLS, "grad is None"),
+    "grad_none_as_zero": (
+        "sgd_step", mutate(REFERENCE_STEP, (SKIP + "                g = p.grad\n",
+                                            "                g = p.grad if p.grad is not None else np.zeros_like(p.data)\n")),
+        SGD_CELLS, "grad is None"),
+    "sutskever_form": (
+        "sgd_step", mutate(REFERENCE_STEP, *SUTSKEVER_EDITS),
+        {"test_sgd_step_visible", "test_sgd_dampening_nesterov_hidden", "test_sgd_lr_change_hidden"},
+        "Sutskever/Ruder form"),
+    "nesterov_on_buffer": (
+        "sgd_step", mutate(REFERENCE_STEP, (NESTEROV, "g = buffer + momentum * buffer if nesterov else buffer")),
+        {"test_sgd_step_visible", "test_sgd_dampening_nesterov_hidden", "test_sgd_lr_change_hidden"},
+        "Nesterov looks applied to the buffer"),
+    "not_in_place": (
+        "sgd_step", mutate(REFERENCE_STEP, (UPDATE, "                p.data = p.data - lr * g\n")),
+        {"test_sgd_state_hidden"}, "in place"),
+    "beta_not_squared": (
+        "optimal_momentum", mutate(REFERENCE_OPTIMAL, ("float(rate**2)", "float(rate)")),
+        OPTIMAL_CELLS, "beta is the square"),
+    "gradient_descent_alpha": (
+        "optimal_momentum", mutate(REFERENCE_OPTIMAL, ("alpha = (2.0 / (np.sqrt(L) + np.sqrt(mu))) ** 2", "alpha = 2.0 / (mu + L)")),
+        OPTIMAL_CELLS, "gradient descent's optimal step"),
+}
+
+
+@pytest.mark.parametrize("mistake", sorted(MISTAKES))
+def test_a_common_mistake_fails_exactly_its_cells_with_its_hint(mistake):
+    grade_id, source, failing, hint = MISTAKES[mistake]
+    with np.errstate(all="ignore"):
+        run = run_in_process(NOTEBOOK, replace={grade_id: source, **FAST})
+    tests = run.tests(NOTEBOOK)
+    assert {k for k, v in tests.items() if not v.passed} == failing
+    assert set(run.failed()) == failing, "only graded cells may fail"
+    for cell in failing:
+        error = run.outcomes[cell].error
+        assert isinstance(error, AssertionError), repr(error)
+        assert "Hint: " in str(error) and hint in str(error), str(error)
+
+
+def test_the_sutskever_form_passes_while_lr_is_constant():
+    """The Sutskever/Ruder student's trajectories pass every constant-lr check: only the lr change (and
+    the buffer's contents, lr*b instead of b) expose it."""
+    run = run_in_process(NOTEBOOK, replace={"sgd_step": mutate(REFERENCE_STEP, *SUTSKEVER_EDITS), **FAST})
+    visible = run.outcomes["test_sgd_step_visible"]
+    for name in ("plain_steps", "momentum_steps", "nesterov_steps"):
+        assert f"passed: {ASSIGNMENT}.visible_{name}" in visible.output
+    assert "visible_first_buffer" in str(visible.error)
+    for grade_id in ("test_sgd_grid_hidden", "test_sgd_state_hidden", "test_sgd_region_hidden"):
+        assert run.outcomes[grade_id].passed
+    assert "first_buffers" in str(run.outcomes["test_sgd_dampening_nesterov_hidden"].error)
+    skipping_buffers = {"sgd_step": mutate(REFERENCE_STEP, *SUTSKEVER_EDITS), **FAST,
+                        "test_sgd_step_visible": cell_source("test_sgd_step_visible").replace(
+                            'check("ch2_momentum.visible_first_buffer"', '(lambda *args, **kwargs: None)("skipped"')}
+    run = run_in_process(NOTEBOOK, replace=skipping_buffers)
+    for name in ("plain_steps", "momentum_steps", "nesterov_steps", "unused_parameter"):
+        assert f"passed: {ASSIGNMENT}.visible_{name}" in run.outcomes["test_sgd_step_visible"].output
+    assert "visible_lr_change" in str(run.outcomes["test_sgd_step_visible"].error)
+    assert "Sutskever" in str(run.outcomes["test_sgd_step_visible"].error)
+
+
+# -------------------------------------------------------------------- numbers the narrative states
+def test_the_worked_example(optimal_momentum):
+    mu, big = np.linalg.eigvalsh(VALLEY_HESSIAN)
+    assert (mu, big) == pytest.approx((0.2, 4.0), abs=1e-15) and big / mu == pytest.approx(20)
+    gd_alpha, gd_rate = 2 / (mu + big), (big / mu - 1) / (big / mu + 1)
+    assert round(gd_alpha, 5) == 0.47619 and gd_rate == pytest.approx(19 / 21) and round(gd_rate, 5) == 0.90476
+    alpha, beta, rate = optimal_momentum(0.2, 4.0)
+    assert (round(alpha, 5), round(beta, 5), round(rate, 5)) == (0.66791, 0.40261, 0.63451)
+    assert alpha == pytest.approx((2 / (2 + math.sqrt(0.2))) ** 2, rel=1e-15)
+    assert rate == pytest.approx(math.sqrt(beta), rel=1e-15)
+    assert rate == pytest.approx((math.sqrt(20) - 1) / (math.sqrt(20) + 1), rel=1e-15)
+    assert optimal_momentum(VALLEY_HESSIAN) == pytest.approx((alpha, beta, rate), rel=1e-14)
+    assert all(type(x) is float for x in optimal_momentum(VALLEY_HESSIAN))
+    # a million-fold reduction: 139 steps of gradient descent, 31 of the heavy ball
+    assert math.ceil(math.log(1e-6) / math.log(gd_rate)) == 139 and math.ceil(math.log(1e-6) / math.log(rate)) == 31
+    assert gd_rate**139 < 1e-6 < gd_rate**138 and rate**31 < 1e-6 < rate**30
+    # the optimal pair sits on both critical-damping curves
+    assert beta == pytest.approx((1 - math.sqrt(alpha * mu)) ** 2) == pytest.approx((1 - math.sqrt(alpha * big)) ** 2)
+    # kappa = 1: one step lands on the minimum
+    assert optimal_momentum(3.0, 3.0) == pytest.approx((1 / 3, 0.0, 0.0), abs=1e-15)
+
+
+def test_the_iteration_matrix_is_the_heavy_ball(reference):
+    M = reference.namespace["iteration_matrix"]
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        alpha, beta, lam = rng.uniform(0.01, 1.0), rng.uniform(0, 0.99), rng.uniform(0.1, 5.0)
+        z, w = rng.normal(size=2)
+        z_next = beta * z + lam * w
+        np.testing.assert_allclose(M(alpha, beta, lam) @ [z, w], [z_next, w - alpha * z_next], rtol=1e-13)
+        np.testing.assert_array_equal(M(alpha, beta, lam), problems.iteration_matrix(alpha, beta, lam))
+        assert np.trace(M(alpha, beta, lam)) == pytest.approx(1 + beta - alpha * lam)
+        assert np.linalg.det(M(alpha, beta, lam)) == pytest.approx(beta, abs=1e-12)
+    # the heavy ball on a quadratic, direction by direction, and PyTorch's SGD with z_0 = 0 (b = g first)
+    alpha, beta = 0.3, 0.7
+    path = reference.namespace["heavy_ball"](valley_gradient, VALLEY_START, alpha, beta, 25)
+    state = np.zeros((2, 2))
+    state[1] = VALLEY_START
+    for k in range(25):
+        state = np.stack([M(alpha, beta, lam) @ state[:, i] for i, lam in enumerate((0.2, 4.0))], axis=1)
+        np.testing.assert_allclose(state[1], path[k + 1], rtol=1e-12, atol=1e-14)
+    torch_path = []
+    x = torch.nn.Parameter(torch.tensor(VALLEY_START))
+    opt = torch.optim.SGD([x], lr=alpha, momentum=beta)
+    for _ in range(25):
+        opt.zero_grad()
+        (0.1 * x[0] ** 2 + 2 * x[1] ** 2).backward()
+        opt.step()
+        torch_path.append(x.detach().numpy().copy())
+    np.testing.assert_allclose(np.stack(torch_path), path[1:], rtol=1e-12, atol=1e-14)
+
+
+def test_the_convergence_region_and_critical_damping(reference):
+    rho = lambda a, b: reference.namespace["spectral_radius"](reference.namespace["iteration_matrix"](a, b, 1.0))  # noqa: E731
+    for beta in np.linspace(0.0, 0.99, 34):
+        for alpha_lambda in np.linspace(0.0, 5.0, 201):
+            boundary = min(abs(alpha_lambda), abs(alpha_lambda - (2 + 2 * beta)))
+            if boundary < 1e-3:
+                continue
+            assert (rho(alpha_lambda, beta) < 1) == (0 < alpha_lambda < 2 + 2 * beta), (alpha_lambda, beta)
+            assert problems.in_region(alpha_lambda, beta) == (0 < alpha_lambda < 2 + 2 * beta)
+    assert 2 + 2 * 0.9 == pytest.approx(3.8) and 2 + 2 * 0.0 == 2.0
+    assert rho(1.9, 0.0) == pytest.approx(0.9) and rho(2.1, 0.0) == pytest.approx(1.1)
+    assert rho(3.7, 0.9) < 1 < rho(3.9, 0.9)
+    for alpha_lambda in np.linspace(0.05, 3.9, 40):
+        critical = (1 - math.sqrt(alpha_lambda)) ** 2
+        assert (1 + critical - alpha_lambda) ** 2 - 4 * critical == pytest.approx(0.0, abs=1e-12)
+        if critical < 0.98:  # just above: complex roots of modulus sqrt(beta), just below: real and distinct
+            above = critical + 0.01
+            roots = np.roots([1, -(1 + above - alpha_lambda), above])
+            assert np.all(np.abs(roots.imag) > 0) and np.abs(roots) == pytest.approx(math.sqrt(above))
+        if critical > 0.01:
+            roots = np.roots([1, -(1 + critical - 0.01 - alpha_lambda), critical - 0.01])
+            assert np.all(roots.imag == 0) and abs(roots[0] - roots[1]) > 0
+    # momentum's region measured with SGD itself, for the reference and for torch
+    expected = np.array([[problems.in_region(a, b) for b in problems.BETAS] for a in problems.ALPHA_LAMBDAS])
+    np.testing.assert_array_equal(problems.region_convergence(reference.namespace["SGD"]), expected)
+    np.testing.assert_array_equal(problems.region_convergence(torch_sgd, backend=TORCH), expected)
+
+
+def test_at_the_optimum_every_direction_contracts_by_sqrt_beta(optimal_momentum, reference):
+    rho = lambda a, b, lam: problems.spectral_radius(problems.iteration_matrix(a, b, lam))  # noqa: E731
+    for mu, big in [(0.2, 4.0), *problems.CONDITIONS, (0.003, 7.0)]:
+        alpha, beta, rate = optimal_momentum(mu, big)
+        for lam in np.linspace(mu, big, 25):
+            assert rho(alpha, beta, lam) == pytest.approx(math.sqrt(beta), rel=1e-6, abs=1e-9)
+        if big > mu:  # outside [mu, L] it is slower, and any other beta is worse at an end
+            assert rho(alpha, beta, mu * 0.9) > rate and rho(alpha, beta, big * 1.1) > rate
+            for other in (beta * 0.9, beta * 1.1 + 0.01):
+                assert max(rho(alpha, other, mu), rho(alpha, other, big)) > rate
+    assert rho(0.1, 0.9, 0.2) == pytest.approx(math.sqrt(0.9)) == pytest.approx(rho(0.1, 0.9, 4.0))
+    assert round(math.sqrt(0.9), 3) == 0.949 and round((1 - math.sqrt(0.02)) ** 2, 3) == 0.737
+    assert round((1 - math.sqrt(0.4)) ** 2, 3) == 0.135
+    assert 0.9 > (1 - math.sqrt(0.1 * 0.2)) ** 2 and 0.9 > (1 - math.sqrt(0.1 * 4.0)) ** 2  # under-damped both ways
+    assert math.sqrt(0.9) > 19 / 21
+    radii = problems.optimal_radii(optimal_momentum)
+    for (mu, big), entry in zip(problems.CONDITIONS, radii.values()):
+        np.testing.assert_allclose(entry["radii"], entry["rate"], rtol=1e-6, atol=1e-8)
+        assert entry["rate"] == pytest.approx(entry["sqrt_beta"], rel=1e-14, abs=1e-15)
+
+
+def test_the_heavy_ball_is_the_discretised_oscillator(reference):
+    heavy_ball = reference.namespace["heavy_ball"]
+    m, gamma, h, lam = 2.0, 3.0, 0.1, 5.0
+    alpha, beta = h**2 / m, 1 - gamma * h / m
+    path = heavy_ball(lambda w: lam * w, [1.0], alpha, beta, 50)[:, 0]
+    # (w+ - 2w + w-) + (gamma h / m)(w - w-) = -(h^2/m) lam w
+    for k in range(1, 50):
+        lhs = (path[k + 1] - 2 * path[k] + path[k - 1]) + gamma * h / m * (path[k] - path[k - 1])
+        assert lhs == pytest.approx(-h**2 / m * lam * path[k], abs=1e-14)
+    # unrolled velocity; steady steps alpha / (1 - beta) times the gradient (10 times for beta = 0.9)
+    grads = np.random.default_rng(1).normal(size=12)
+    z = 0.0
+    for k, g in enumerate(grads):
+        z = 0.9 * z + g
+        assert z == pytest.approx(sum(0.9**j * grads[k - j] for j in range(k + 1)))
+    slope = heavy_ball(lambda w: np.ones_like(w), [0.0], 0.1, 0.9, 400)[:, 0]
+    assert slope[-2] - slope[-1] == pytest.approx(0.1 / (1 - 0.9)) and 1 / (1 - 0.9) == pytest.approx(10)
+    # Polyak's form: a gradient step plus beta times the last move
+    path = heavy_ball(valley_gradient, VALLEY_START, 0.3, 0.8, 30)
+    for k in range(1, 30):
+        np.testing.assert_allclose(
+            path[k + 1], path[k] - 0.3 * valley_gradient(path[k]) + 0.8 * (path[k] - path[k - 1]), rtol=1e-12, atol=1e-14)
+    # beta = 0 is gradient descent
+    np.testing.assert_allclose(heavy_ball(valley_gradient, VALLEY_START, 0.4, 0.0, 5),
+                               VALLEY_START * np.array([1 - 0.4 * 0.2, 1 - 0.4 * 4.0]) ** np.arange(6)[:, None])
+
+
+def test_the_phase_space_regimes(reference):
+    M, rho = reference.namespace["iteration_matrix"], reference.namespace["spectral_radius"]
+    assert (1 - math.sqrt(0.25)) ** 2 == 0.25
+    assert rho(M(0.25, 0.8, 1.0)) == pytest.approx(math.sqrt(0.8)) and round(math.sqrt(0.8), 3) == 0.894
+    assert rho(M(0.25, 0.25, 1.0)) == pytest.approx(0.5, abs=1e-7)
+    assert round(rho(M(0.25, 0.05, 1.0)), 3) == 0.732
+    path = lambda beta: reference.namespace["heavy_ball"](lambda w: w, [1.0], 0.25, beta, 40)[:, 0]  # noqa: E731
+    assert np.any(path(0.8) < 0) and np.all(path(0.25) > 0) and np.all(path(0.05) > 0)
+    assert abs(path(0.25)[-1]) < abs(path(0.05)[-1]) < abs(path(0.8)[:-5]).max()
+
+
+def test_the_valley_runs(SGD, optimal_momentum, reference):
+    alpha, beta, _ = optimal_momentum(0.2, 4.0)
+    heavy = reference.namespace["heavy_ball"](valley_gradient, VALLEY_START, alpha, beta, 30)
+    ours = run_on_valley(lambda ps: SGD(ps, lr=alpha, momentum=beta), steps=30)
+    np.testing.assert_allclose(ours, heavy, rtol=1e-12, atol=1e-12)
+    gd = run_on_valley(lambda ps: SGD(ps, lr=2 / (0.2 + 4.0)), steps=30)
+    default = run_on_valley(lambda ps: SGD(ps, learning_rate=0.1, momentum=0.9), steps=30)
+    assert round(float(np.linalg.norm(gd[-1])), 2) == 0.27
+    assert np.linalg.norm(ours[-1]) < 2e-4
+    assert np.linalg.norm(default[-1]) > np.linalg.norm(gd[-1])  # the under-damped default is slower here
+    assert np.any(np.diff(np.sign(default[:, 0])) != 0)  # and it swings past the minimum along x1
+
+
+def test_nesterov_is_sutskevers_look_ahead_in_other_variables(SGD):
+    """Sutskever's NAG, v = mu v - lr grad(theta + mu v), theta += v, tracked at phi = theta + mu v,
+    is PyTorch's nesterov=True."""
+    hessian, lr, mu = np.array([[2.0, 0.5], [0.5, 1.0]]), 0.1, 0.9
+    theta, v = np.array([1.0, -1.0]), np.zeros(2)
+    looks = []
+    for _ in range(40):
+        v = mu * v - lr * hessian @ (theta + mu * v)
+        theta = theta + v
+        looks.append(theta + mu * v)
+    w = Parameter(np.array([1.0, -1.0]))
+    optimizer = SGD([w], lr=lr, momentum=mu, nesterov=True)
+    for k in range(40):
+        optimizer.zero_grad()
+        ((w * slopegrad_matmul(hessian, w)).sum() * 0.5).backward()
+        optimizer.step()
+        np.testing.assert_allclose(w.data, looks[k], rtol=1e-10, atol=1e-12)
+
+
+def slopegrad_matmul(matrix, w):
+    import slopegrad
+
+    return slopegrad.Tensor(matrix) @ w
+
+
+def test_dampening_equal_to_momentum_averages(SGD):
+    w = Parameter(np.array([0.0]))
+    optimizer = SGD([w], lr=0.0, momentum=0.9, dampening=0.9)
+    for _ in range(200):
+        optimizer.zero_grad()
+        (w * 3.0).sum().backward()
+        optimizer.step()
+    assert optimizer.state[w]["momentum_buffer"] == pytest.approx([3.0])  # the gradient, not 3/(1 - 0.9)
+
+
+def test_the_sutskever_demonstration(reference):
+    ns = reference.namespace
+    lrs = np.r_[np.full(50, 0.1), np.full(50, 0.05)]
+    ours, theirs = ns["pytorch_form"](lrs, 0.9), ns["sutskever_form"](lrs, 0.9)
+    assert np.abs(ours[:51] - theirs[:51]).max() < 1e-15
+    assert np.abs(ours[51:] - theirs[51:]).max() > 1e-2
+    unchanged = ns["pytorch_form"](np.full(100, 0.1), 0.9)
+    np.testing.assert_array_equal(unchanged[:51], ours[:51])
+    step = lambda path, k: path[k - 1] - path[k]  # noqa: E731
+    assert step(ours, 51) / step(unchanged, 51) == pytest.approx(0.5, rel=1e-12)
+    assert round(step(theirs, 51) / step(unchanged, 51), 3) == 0.772
+    # the "PyTorch form" of the demo really is torch.optim.SGD
+    x = torch.nn.Parameter(torch.tensor([1.0], dtype=torch.float64))
+    opt = torch.optim.SGD([x], lr=0.1, momentum=0.9)
+    path = [1.0]
+    for k in range(100):
+        opt.zero_grad()
+        (x**2 / 2).sum().backward()
+        opt.step()
+        if k == 49:
+            opt.param_groups[0]["lr"] = 0.05
+        path.append(x.item())
+    np.testing.assert_allclose(path, ours, rtol=1e-12, atol=1e-15)
+    # both forms coincide whenever lr is constant, dampening included
+    constant = np.full(100, 0.1)
+    np.testing.assert_allclose(ns["pytorch_form"](constant, 0.5), ns["sutskever_form"](constant, 0.5), atol=1e-15)
+    assert 1 / (1 - 0.9) == pytest.approx(10)
+
+
+def test_the_animation_is_small_self_contained_and_moves(reference):
+    html = reference.namespace["rolling_html"]
+    assert reference.namespace["FRAMES"] == 40
+    assert len(re.findall(r"data:image/png;base64,", html)) == 40
+    assert len(html) < 1_500_000
+    assert "http://" not in html and "https://" not in html and "<script src" not in html
+    paths = list(reference.namespace["rolling"].values())
+    assert all(p.shape == (40, 2) for p in paths)
+    np.testing.assert_allclose(paths[1][:2], [VALLEY_START, VALLEY_START - 0.66791 * valley_gradient(VALLEY_START)])
+    assert "uses-solution" not in code_cells()["animation"].metadata.get("tags", [])
