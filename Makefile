@@ -18,11 +18,11 @@ export PYTHONDONTWRITEBYTECODE := 1
 # nbgrader runs alembic (its gradebook migrations) as a command: the venv's bin must be on PATH.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: course venv release golden test bench clean
+.PHONY: course system venv release golden test bench clean
 
 ASSIGNMENTS = $(notdir $(patsubst %/,%,$(dir $(wildcard source/*/*.ipynb))))
 
-course: venv release book
+course: system venv release book grade-demo
 	@echo "course: environment ready in $(VENV); release/ generated for: $(ASSIGNMENTS)"
 
 # Student notebooks from the nbgrader masters: solutions and hidden tests stripped.
@@ -39,11 +39,22 @@ release: venv
 book: venv release
 	$(PY) -m tools.book build
 
+# The bundled demo class (autograder/demo), graded in the sandbox: builds .state/demo-course/, grades
+# every submission with a progress bar and prints the summary table. A rerun grades only what changed.
+.PHONY: grade-demo
+grade-demo: venv student-env
+	$(PY) -m autograder.cli demo --dest $(STATE)/demo-course
+
 # Re-record the golden expectations from torch.optim (instructor only; needs the dev environment).
 golden: venv
 	$(PY) -m tools.golden
 
 venv: $(VENV)/.installed
+
+# Debian packages (bubblewrap for the grading sandbox, Chromium for the browser tests, PostgreSQL
+# for the gradebook tests); installs only what is missing, so it is quick once done.
+system:
+	bash .ci/system-packages
 
 $(VENV)/.installed: requirements/dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -65,11 +76,11 @@ $(STUDENT_VENV)/.installed: requirements/student.txt
 	$(STUDENT_VENV)/bin/python -m pip check
 	touch $@
 
-test: venv
+test: system venv student-env
 	$(PY) -m pytest -n 2 --dist loadfile
 
 bench: venv
 	$(PY) -m bench
 
 clean:
-	rm -rf $(VENV) $(STATE) _build .pytest_cache bench/results.json
+	rm -rf $(VENV) $(STUDENT_VENV) $(STATE) _build .pytest_cache bench/results.json

@@ -1,0 +1,84 @@
+"""Is the sandbox usable on this machine? Refuse clearly if not."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+from .command import NOBODY, Mounts, bwrap_argv, tool, write_identity_files
+from .limits import SandboxLimits
+
+_lock = threading.Lock()
+_probed: set[str] = set()
+
+PACKAGES_HINT = "run .ci/system-packages (as root)"
+
+
+class SandboxUnavailable(RuntimeError):
+    """The sandbox cannot be set up here; the message says why and what to do."""
+
+
+def check_sandbox(student_env: Path | None = None) -> None:
+    """Raise :class:`SandboxUnavailable` unless submissions can be run sandboxed here.
+
+    Checks the platform, the user (root), the tools (bubblewrap, setpriv, prlimit), the
+    student environment, and then starts one real sandbox, once per process.
+    """
+    from .runtime import default_student_env
+
+    env_dir = Path(student_env) if student_env is not None else default_student_env()
+    if not sys.platform.startswith("linux"):
+        raise SandboxUnavailable(f"the grading sandbox needs Linux (bubblewrap), not {sys.platform}")
+    if os.geteuid() != 0:
+        raise SandboxUnavailable(
+            "the grading sandbox must be started by root: bubblewrap builds it as root, then drops to uid 65534"
+        )
+    for name, package in (("bwrap", "bubblewrap"), ("setpriv", "util-linux"), ("prlimit", "util-linux")):
+        if tool(name) is None:
+            raise SandboxUnavailable(f"{package} ({name}) is not installed: {PACKAGES_HINT}")
+    python = env_dir / "bin" / "python"
+    if not python.exists() or not (env_dir / "pyvenv.cfg").is_file():
+        raise SandboxUnavailable(f"the student environment {env_dir} is missing: run `make student-env`")
+    key = str(env_dir.resolve())
+    with _lock:
+        if key in _probed:
+            return
+        _probe(env_dir.resolve())
+        _probed.add(key)
+
+
+def _probe(student_env: Path) -> None:
+    """Start one sandbox running the student interpreter; explain the failure if it fails."""
+    root = Path(tempfile.mkdtemp(prefix="autograder-sandbox-probe-"))
+    try:
+        mounts = Mounts(work=root / "work", kernel=root / "kernel", etc=root / "etc", course=root / "course", student_env=student_env)
+        for folder in (mounts.work, mounts.kernel, mounts.course):
+            folder.mkdir()
+            os.chown(folder, NOBODY, NOBODY)
+        write_identity_files(mounts.etc)
+        program = [str(student_env / "bin" / "python"), "-c", "import os, ipykernel; print(os.getuid())"]
+        argv = bwrap_argv(program, mounts, SandboxLimits(), tool("bwrap"), tool("setpriv"), tool("prlimit"))  # type: ignore[arg-type]
+        try:
+            done = subprocess.run(argv, capture_output=True, text=True, timeout=60, env={"PATH": "/usr/bin:/bin"})
+        except subprocess.TimeoutExpired:
+            raise SandboxUnavailable("a test sandbox did not finish within 60 s") from None
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    if done.returncode == 0 and done.stdout.strip() == str(NOBODY):
+        return
+    err = done.stderr.strip()
+    if "namespace" in err or "uid map" in err or "uid_map" in err:
+        reason = (
+            "user namespaces are disabled or restricted on this machine (check the sysctls "
+            "user.max_user_namespaces and kernel.unprivileged_userns_clone, or an AppArmor/SELinux policy)"
+        )
+    elif "No module named" in err:
+        reason = "the student environment lacks ipykernel: run `make student-env`"
+    else:
+        reason = "a test sandbox failed"
+    raise SandboxUnavailable(f"{reason}; bubblewrap said (exit {done.returncode}): {err[-1000:] or '(nothing)'}")

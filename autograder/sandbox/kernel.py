@@ -1,0 +1,283 @@
+"""A Jupyter kernel manager that starts every kernel inside the sandbox.
+
+nbgrader (through nbclient) creates one :class:`SandboxedKernelManager` per notebook and
+passes the submission's autograded folder as ``cwd``. For each kernel the manager:
+
+1. makes a throwaway root (``autograder-sandbox-*`` in the temporary directory) holding a
+   working directory with a copy of the submission's files (never its notebooks, which at
+   this point hold the hidden tests, nor anything the sandbox reported earlier) and a
+   directory for the connection file and the ZMQ ``ipc`` sockets;
+2. launches the student environment's ``ipykernel`` through :func:`.command.bwrap_argv`
+   with a cleared environment (``JPY_PARENT_PID`` unset, no secrets), the records file
+   ``AUTOGRADER_RECORDS`` inside the working directory, the course copy on ``PYTHONPATH``;
+3. interrupts by message (a signal would reach bubblewrap, not the kernel), kills the whole
+   sandbox after ``wall_seconds``, and on shutdown kills the sandbox's first process, which
+   takes every other process of the PID namespace with it;
+4. after the kernel ended, copies the records file out (a regular file within the size
+   bound, see :func:`.report.collect_records`), records how the kernel ended in the
+   folder's report (:mod:`.report`), and deletes the throwaway root.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import subprocess
+import threading
+from pathlib import Path
+from typing import Any
+
+import psutil
+import zmq
+import zmq.asyncio
+from jupyter_client.manager import AsyncKernelManager
+from traitlets import Dict, Unicode
+
+from . import report
+from .check import SandboxUnavailable, check_sandbox
+from .command import NOBODY, RECORDS_NAME, Mounts, bwrap_argv, tool, write_identity_files
+from .limits import SandboxLimits
+from .report import Event
+from .runtime import default_student_env, owned_tempdir, shared_course_copy, shared_fontlist
+
+MESSAGE_QUEUE = 64
+"""Messages the grader queues per socket; with message_bytes this bounds its memory per kernel."""
+
+_claimed_lock = threading.Lock()
+_claimed: set[str] = set()
+
+
+def _claim(folder: Path) -> bool:
+    """True the first time this process runs a kernel for ``folder``."""
+    key = str(folder.resolve())
+    with _claimed_lock:
+        first = key not in _claimed
+        _claimed.add(key)
+        return first
+
+
+class Box:
+    """The throwaway root of one sandboxed kernel."""
+
+    def __init__(self, folder: Path | None) -> None:
+        self.root = owned_tempdir("autograder-sandbox-")
+        self.work = self.root / "work"
+        self.kernel = self.root / "kernel"
+        self.etc = self.root / "etc"
+        self.log = self.root / "kernel.log"
+        if folder is not None:
+            shutil.copytree(folder, self.work, symlinks=True, ignore=self._ignore)
+        else:
+            self.work.mkdir()
+        self.kernel.mkdir()
+        write_identity_files(self.etc)
+        os.chown(self.kernel, NOBODY, NOBODY)
+        for folder, dirs, files in os.walk(self.work):  # the submission's own files are nobody's to change
+            for name in [folder, *(os.path.join(folder, n) for n in dirs + files)]:
+                os.chown(name, NOBODY, NOBODY, follow_symlinks=False)
+        os.chmod(self.work, 0o755)
+
+    @staticmethod
+    def _ignore(folder: str, names: list[str]) -> set[str]:
+        return {n for n in names if n.endswith(".ipynb") or n in (report.REPORT_DIR, RECORDS_NAME)}
+
+    def log_tail(self, limit: int = 2000) -> str:
+        try:
+            with open(self.log, "rb") as log:
+                log.seek(max(0, log.seek(0, os.SEEK_END) - limit))
+                return log.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def remove(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def exit_event(code: int | None, limits: SandboxLimits) -> Event | None:
+    """What the exit status of the sandbox (bubblewrap reports 128+N for a signal N) says."""
+    if code is None or code == 0:
+        return None
+    if code < 0:
+        return Event(report.KILLED, f"the sandbox was killed by {signal.Signals(-code).name}")
+    if code > 128:
+        try:
+            name = signal.Signals(code - 128).name
+        except ValueError:
+            name = f"signal {code - 128}"
+        if code - 128 == signal.SIGXCPU:
+            return Event(report.CPU_LIMIT, f"the kernel exceeded the CPU time limit ({limits.cpu_seconds} s) and was killed")
+        if code - 128 == signal.SIGKILL:
+            return Event(report.KILLED, f"the kernel was killed (SIGKILL): it reached the CPU time limit ({limits.cpu_seconds} s) or ran out of memory")
+        return Event(report.KILLED, f"the kernel was killed by {name}")
+    return Event(report.EXITED, f"the kernel exited with status {code}")
+
+
+class SandboxedKernelManager(AsyncKernelManager):
+    """An ``AsyncKernelManager`` whose kernels run in the grading sandbox (see the module doc)."""
+
+    limits = Dict(
+        help="Overrides of autograder.sandbox.SandboxLimits fields, e.g. {'cpu_seconds': 30}."
+    ).tag(config=True)
+    student_env = Unicode(
+        "", help="The student virtual environment; default: .venv-student at the checkout's root."
+    ).tag(config=True)
+    course_dir = Unicode(
+        "", help="The read-only course copy (autograder.sandbox.course_copy); default: one per process."
+    ).tag(config=True)
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.sandbox_limits = SandboxLimits.from_dict(dict(self.limits))
+        self.sandbox_events: list[Event] = []
+        self._box: Box | None = None
+        self._mounts_base: tuple[Path, Path] | None = None
+        self._folder: Path | None = None
+        self._popen: subprocess.Popen | None = None
+        self._timer: threading.Timer | None = None
+        self._forced = False
+        self._wall_clock_hit = False
+
+    # -- start ------------------------------------------------------------------------------
+
+    async def _async_pre_start_kernel(self, **kw: Any) -> tuple[list[str], dict[str, Any]]:
+        env_dir = Path(self.student_env) if self.student_env else default_student_env()
+        check_sandbox(env_dir)
+        cwd = kw.get("cwd")  # kept in kw: a restart runs in the same folder (launch replaces it)
+        self._folder = Path(cwd) if cwd else None
+        if self._folder is not None and _claim(self._folder):
+            report.reset(self._folder)
+        self._mounts_base = (env_dir.resolve(), Path(self.course_dir) if self.course_dir else shared_course_copy())
+        self._box = Box(self._folder)
+        self.transport = "ipc"
+        self.ip = str(self._box.kernel / "ipc")
+        self.connection_file = str(self._box.kernel / "kernel.json")
+        self._bound_sockets(self.context)
+        return await super()._async_pre_start_kernel(**kw)
+
+    def _bound_sockets(self, context: zmq.Context) -> zmq.Context:
+        """Bound what one kernel can make the grader hold: each message, and how many queue."""
+        context.setsockopt(zmq.MAXMSGSIZE, self.sandbox_limits.message_bytes)
+        context.setsockopt(zmq.RCVHWM, MESSAGE_QUEUE)
+        return context
+
+    def client(self, **kwargs: Any) -> Any:
+        """A client whose sockets (its own context) carry the same bounds as the manager's."""
+        kwargs.setdefault("context", self._bound_sockets(zmq.asyncio.Context()))
+        client = super().client(**kwargs)
+        client._created_context = True  # destroyed with the client's channels
+        return client
+
+    def _student_program(self, kernel_cmd: list[str], python: Path) -> list[str]:
+        if len(kernel_cmd) < 3 or kernel_cmd[1] != "-m" or kernel_cmd[2] not in ("ipykernel_launcher", "ipykernel"):
+            raise SandboxUnavailable(f"the sandbox runs Python (ipykernel) kernels only, not {kernel_cmd[:3]}")
+        return [str(python), "-m", "ipykernel_launcher", *kernel_cmd[3:]]
+
+    async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
+        assert self._box is not None and self._mounts_base is not None
+        student_env, course = self._mounts_base
+        mounts = Mounts(
+            work=self._box.work, kernel=self._box.kernel, etc=self._box.etc, course=course,
+            student_env=student_env, fontlist=shared_fontlist(student_env),
+        )
+        program = self._student_program(kernel_cmd, student_env / "bin" / "python")
+        argv = bwrap_argv(program, mounts, self.sandbox_limits, tool("bwrap"), tool("setpriv"), tool("prlimit"))  # type: ignore[arg-type]
+        os.chown(self.connection_file, NOBODY, NOBODY)
+        log = open(self._box.log, "wb")  # noqa: SIM115 -- the kernel's stdout and stderr, closed below
+        try:
+            kw.update(env={"PATH": "/usr/bin:/bin"}, cwd=str(self._box.root), stdout=log, stderr=subprocess.STDOUT)
+            await super()._async_launch_kernel(argv, **kw)
+        except BaseException:
+            self._event(Event(report.KERNEL_START_FAILED, "the sandboxed kernel could not be started"))
+            self._box.remove()
+            self._box = None
+            raise
+        finally:
+            log.close()
+        assert self.provisioner is not None
+        self._popen = self.provisioner.process  # type: ignore[attr-defined]
+        self._timer = threading.Timer(self.sandbox_limits.wall_seconds, self._wall_clock_expired)
+        self._timer.daemon = True
+        self._timer.start()
+
+    # -- interrupt, stop --------------------------------------------------------------------
+
+    async def _async_interrupt_kernel(self) -> None:
+        """Interrupt by message: SIGINT would reach bubblewrap, which would die of it."""
+        if self.has_kernel:
+            msg = self.session.msg("interrupt_request", content={})
+            self._connect_control_socket()
+            self.session.send(self._control_socket, msg)
+        else:
+            await super()._async_interrupt_kernel()
+
+    def _kill_sandbox(self) -> None:
+        """SIGKILL the sandbox's first process: the kernel then kills all others in its namespace."""
+        popen = self._popen
+        if popen is None or popen.poll() is not None:
+            return
+        try:
+            for child in psutil.Process(popen.pid).children():
+                child.kill()
+        except psutil.Error:
+            pass
+
+    def _wall_clock_expired(self) -> None:
+        if self._popen is not None and self._popen.poll() is None:
+            self._wall_clock_hit = True
+            self._event(Event(report.WALL_CLOCK, f"the submission ran longer than {self.sandbox_limits.wall_seconds} s and was stopped"))
+            self._kill_sandbox()
+
+    async def _async_kill_kernel(self, restart: bool = False) -> None:
+        self._forced = True
+        self._kill_sandbox()
+        for _ in range(50):  # bubblewrap exits once everything in the namespace is gone
+            if self._popen is None or self._popen.poll() is not None:
+                break
+            await asyncio.sleep(0.1)
+        await super()._async_kill_kernel(restart=restart)
+
+    async def _async_send_kernel_sigterm(self, restart: bool = False) -> None:
+        # A kernel that ignores the shutdown request gets no second chance: its sandbox is killed.
+        await self._async_kill_kernel(restart=restart)
+
+    async def _async_cleanup_resources(self, restart: bool = False) -> None:
+        await super()._async_cleanup_resources(restart=restart)
+        if self._timer is not None:
+            self._timer.cancel()
+        box, self._box = self._box, None
+        if box is None:
+            return
+        try:
+            self._report_end(box)
+        finally:
+            box.remove()
+
+    def _report_end(self, box: Box) -> None:
+        popen = self._popen
+        if popen is not None and not self._wall_clock_hit:  # the watchdog reported already
+            if self._forced:
+                self._event(Event(report.FORCED_SHUTDOWN, "the kernel did not stop when asked and was killed", review=False))
+            else:
+                event = exit_event(popen.poll(), self.sandbox_limits)
+                if event is not None:
+                    self._event(event)
+                    self.log.warning("sandboxed kernel: %s; its last output:\n%s", event.message, box.log_tail())
+        if self._folder is not None:
+            rejected = report.collect_records(box.work / RECORDS_NAME, self._folder, self.sandbox_limits.record_bytes)
+            if rejected is not None:
+                self._event(rejected)
+
+    def _event(self, event: Event) -> None:
+        self.sandbox_events.append(event)
+        if self._folder is not None and self._folder.is_dir():
+            report.add_event(self._folder, event)
+
+    # AsyncKernelManager binds its public names to KernelManager's functions, not to overrides.
+    pre_start_kernel = _async_pre_start_kernel
+    interrupt_kernel = _async_interrupt_kernel
+    cleanup_resources = _async_cleanup_resources
+    _launch_kernel = _async_launch_kernel
+    _kill_kernel = _async_kill_kernel
+    _send_kernel_sigterm = _async_send_kernel_sigterm
