@@ -1,0 +1,683 @@
+"""Chapter 3 (Adam and the adaptive methods): the notebook, its golden data and the facts its narrative states.
+
+* The reference notebook runs in-process with every cell passing; since its checks compare with golden
+  values recorded from ``torch.optim``, that proves the reference solutions equal PyTorch in float64.
+  Some trajectories are also compared with torch here, directly.
+* Every common mistake of the chapter, injected into the reference solution, fails exactly the expected
+  test cells, each with its targeted hint.
+* Every number and formula the narrative states is computed here.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import slopegrad
+from autograder.compare import first_mismatch
+from autograder.golden import load_assignment
+from autograder.problems import adaptive
+from autograder.problems.trajectories import trajectory
+from courseplots import VALLEY_HESSIAN, run_on_valley
+from nbtools import SOURCE, nbgrader_meta, read, run_in_process
+from slopegrad.nn import Parameter
+from tools.golden import ch3_adam as golden_module
+
+NOTEBOOK = SOURCE / "ch3_adam" / "adam.ipynb"
+GOLDEN_FILE = Path(golden_module.__file__).resolve().parents[2] / "autograder" / "golden" / "ch3_adam.json"
+HINTS = golden_module.HINTS
+B1, B2 = 0.9, 0.999
+
+TORCH = golden_module.TORCH
+torch.set_default_dtype(torch.float64)
+
+
+def cell_sources() -> dict[str, str]:
+    return {nbgrader_meta(c).get("grade_id"): c.source for c in read(NOTEBOOK).cells if nbgrader_meta(c).get("grade_id")}
+
+
+def figure_cells() -> dict[str, str]:
+    """Cells that only draw (skipped when injecting mistakes, to keep the tests fast)."""
+    skip = {}
+    for index, cell in enumerate(read(NOTEBOOK).cells):
+        if cell.cell_type != "code":
+            continue
+        key = nbgrader_meta(cell).get("grade_id") or f"cell-{index}"
+        if "uses-solution" in cell.metadata.get("tags", []) or key in ("moments_demo", "first_step_figure"):
+            skip[key] = "pass"
+    return skip
+
+
+@pytest.fixture(scope="module")
+def reference():
+    run = run_in_process(NOTEBOOK)
+    return run
+
+
+@pytest.fixture(scope="module")
+def ns(reference):
+    return reference.namespace
+
+
+def replay_gradients(make, gradients, start):
+    return adaptive.replay(make, np.asarray(gradients, dtype=float), np.asarray(start, dtype=float))
+
+
+# ============================================================================ the notebook itself
+
+
+def test_reference_notebook_passes_every_cell(reference):
+    assert {key: repr(o.error) for key, o in reference.failed().items()} == {}
+    tests = reference.tests(NOTEBOOK)
+    assert len(tests) == 11
+    for key, outcome in tests.items():
+        assert "passed: ch3_adam." in outcome.output, key
+
+
+def test_points_are_thirty_visible_seventy_hidden():
+    visible = hidden = 0
+    for cell in read(NOTEBOOK).cells:
+        meta = nbgrader_meta(cell)
+        if cell.cell_type == "code" and meta.get("grade") and not meta.get("solution"):
+            if "### BEGIN HIDDEN TESTS" in cell.source:
+                hidden += meta["points"]
+            else:
+                visible += meta["points"]
+    assert (visible, hidden) == (30, 70)
+
+
+def test_notebook_cells_are_well_formed():
+    nb = read(NOTEBOOK)
+    assert nb.metadata["kernelspec"]["name"] == "python3"
+    exercises = []
+    for cell in nb.cells:
+        meta = nbgrader_meta(cell)
+        if cell.cell_type == "code":
+            assert not cell.outputs and cell.execution_count is None
+            assert "%" not in "".join(line[:1] for line in cell.source.splitlines()), "no magics"
+            assert "!" not in "".join(line[:1] for line in cell.source.splitlines()), "no shell escapes"
+        if meta:
+            assert meta["schema_version"] == 3
+        if meta.get("solution"):
+            exercises.append(meta["grade_id"])
+            # markers only inside function bodies: every marker line is indented
+            for line in cell.source.splitlines():
+                if "### BEGIN SOLUTION" in line or "### END SOLUTION" in line:
+                    assert line.startswith(" "), line
+        if meta.get("grade") and "check(" in cell.source:
+            body = cell.source.split("### BEGIN HIDDEN TESTS")[-1]
+            assert "assert " not in body, "test cells report only through check()"
+    assert exercises == ["rmsprop", "adagrad", "adam_update", "adam", "adamw"]
+
+
+def test_every_check_is_recorded_and_has_exactly_one_golden_entry(tmp_path, monkeypatch):
+    records = tmp_path / "records.jsonl"
+    monkeypatch.setenv("AUTOGRADER_RECORDS", str(records))
+    run = run_in_process(NOTEBOOK, replace=figure_cells())
+    assert run.failed() == {}
+    recorded = [json.loads(line)["check"] for line in records.read_text().splitlines()]
+    assert len(recorded) == len(set(recorded)), "a check name is used twice"
+    golden = load_assignment(GOLDEN_FILE.parent, "ch3_adam")
+    assert set(recorded) == set(golden)
+
+
+def test_golden_file_is_small_and_its_variants_are_real():
+    assert GOLDEN_FILE.stat().st_size < 1_500_000
+    golden = load_assignment(GOLDEN_FILE.parent, "ch3_adam")
+    assert len(golden) == 47
+    variants = 0
+    for name, expectation in golden.items():
+        assert expectation.hint, name
+        for variant in expectation.variants:
+            variants += 1
+            assert variant.hint
+            assert first_mismatch(variant.value, expectation.value, expectation.rtol, expectation.atol) is not None, name
+    assert variants > 60
+
+
+@pytest.mark.torch
+def test_golden_file_is_what_torch_gives_today():
+    """Re-record from torch.optim: the committed file is up to date with the problems and the hints."""
+    recorded = golden_module.record()
+    committed = json.loads(GOLDEN_FILE.read_text())["checks"]
+    assert set(recorded) == set(committed)
+    golden = load_assignment(GOLDEN_FILE.parent, "ch3_adam")
+    from autograder.records import decode
+
+    for name, spec in recorded.items():
+        assert first_mismatch(decode(spec["expected"]), golden[name].value, 1e-12, 1e-14) is None, name
+        assert [v["hint"] for v in spec["variants"]] == [v.hint for v in golden[name].variants], name
+
+
+# ================================================================= the reference equals torch
+
+
+GRID_CASES = [
+    ("Adam", torch.optim.Adam, {"lr": 0.1, "weight_decay": 0.1, "amsgrad": True}),
+    ("Adam", torch.optim.Adam, {"lr": 0.02, "betas": (0.5, 0.9), "eps": 1e-2}),
+    ("AdamW", torch.optim.AdamW, {"lr": 0.1, "weight_decay": 0.2}),
+    ("AdamW", torch.optim.AdamW, {"lr": 0.03, "amsgrad": True}),
+    ("RMSprop", torch.optim.RMSprop, {"lr": 0.01, "alpha": 0.95, "eps": 1e-2, "weight_decay": 0.05}),
+    ("Adagrad", torch.optim.Adagrad, {"lr": 0.3, "eps": 1e-6, "weight_decay": 0.05}),
+]
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("name,torch_class,options", GRID_CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(GRID_CASES)])
+def test_reference_equals_torch_over_150_steps(ns, name, torch_class, options):
+    mine = trajectory(lambda ps: ns[name](ps, **options), steps=150)
+    theirs = trajectory(lambda ps: torch_class(ps, **options), steps=150, backend=TORCH)
+    for key in theirs:
+        np.testing.assert_allclose(mine[key], theirs[key], rtol=1e-10, atol=1e-12, err_msg=key)
+    np.testing.assert_array_equal(mine["p3"], np.broadcast_to(mine["p3"][0], mine["p3"].shape))  # no gradient: untouched
+
+
+@pytest.mark.torch
+def test_reference_state_matches_torch_after_first_step(ns):
+    for name, torch_class, options in (("Adam", torch.optim.Adam, {"lr": 0.1, "amsgrad": True}),
+                                       ("RMSprop", torch.optim.RMSprop, {"lr": 0.1})):
+        mine = adaptive.state_after_first_step(ns[name], options)
+        theirs = adaptive.state_after_first_step(torch_class, options, TORCH)
+        assert first_mismatch(mine, theirs, 1e-12, 1e-15) is None
+        assert mine["p0"]["step"] == 1.0 and mine["p3"] == adaptive.NO_STATE
+
+
+# ===================================================================== the common mistakes
+
+ADAM_CORE_CELLS = ("test_adam_update_visible", "test_adam_visible", "test_adam_hidden", "test_adam_state_hidden",
+                   "test_adam_facts_hidden", "test_adamw_visible")
+ADAMW_GENERAL = golden_module.GENERAL["adamw"]
+
+GUARD = "                if p.grad is None:\n                    continue\n"
+AMSGRAD_BLOCK = '''    if amsgrad:
+        np.maximum(state["max_exp_avg_sq"], exp_avg_sq, out=state["max_exp_avg_sq"])
+        exp_avg_sq = state["max_exp_avg_sq"]
+    m_hat = exp_avg / (1 - beta1**t)
+    v_hat = exp_avg_sq / (1 - beta2**t)
+'''
+ADAMW_DECAY = '''                if group["weight_decay"] != 0:
+                    p.data *= 1 - group["lr"] * group["weight_decay"]
+'''
+ADAMW_CALL = '''                adam_update(p.data, p.grad, self.state.setdefault(p, {}), lr=group["lr"], beta1=beta1,
+                            beta2=beta2, eps=group["eps"], amsgrad=group["amsgrad"])
+'''
+
+
+def core(hint_key: str) -> dict[str, str]:
+    """A mistake inside adam_update: every Adam cell fails with its hint; AdamW's grid names adam_update."""
+    return {**{cell: HINTS[hint_key] for cell in ADAM_CORE_CELLS}, "test_adamw_hidden": ADAMW_GENERAL}
+
+
+MISTAKES = {
+    # --- step counter starting at 0
+    "step_used_before_increment": (
+        "adam_update", [('    state["step"] += 1\n    t = state["step"]\n', '    t = state["step"]\n    state["step"] += 1\n')],
+        {**core(golden_module.STEP_FROM_ZERO), "test_adamw_hidden": HINTS[golden_module.STEP_FROM_ZERO]},
+    ),
+    "step_never_incremented": (
+        "adam_update", [('    state["step"] += 1\n    t = state["step"]\n', '    t = state["step"] + 1\n')],
+        core(golden_module.STEP_NEVER_INCREMENTED),
+    ),
+    "step_created_as_one": (
+        "adam_update", [('        state["step"] = 0\n', '        state["step"] = 1\n')],
+        core(golden_module.STEP_FROM_ONE),
+    ),
+    # --- eps inside the square root
+    "adam_eps_in_sqrt": (
+        "adam_update", [("param -= lr * m_hat / (np.sqrt(v_hat) + eps)", "param -= lr * m_hat / np.sqrt(v_hat + eps)")],
+        core(golden_module.EPS_IN_SQRT),
+    ),
+    "rmsprop_eps_in_sqrt": (
+        "rmsprop", [("p.data -= lr * grad / (np.sqrt(square_avg) + eps)", "p.data -= lr * grad / np.sqrt(square_avg + eps)")],
+        {"test_rmsprop_visible": HINTS[golden_module.EPS_IN_SQRT], "test_rmsprop_hidden": HINTS[golden_module.EPS_IN_SQRT]},
+    ),
+    "adagrad_eps_in_sqrt": (
+        "adagrad", [('p.data -= lr * grad / (np.sqrt(state["sum"]) + eps)', 'p.data -= lr * grad / np.sqrt(state["sum"] + eps)')],
+        {"test_adagrad_visible": HINTS[golden_module.EPS_IN_SQRT], "test_adagrad_hidden": HINTS[golden_module.EPS_IN_SQRT]},
+    ),
+    # --- forgetting the bias correction
+    "no_bias_correction": (
+        "adam_update", [("m_hat = exp_avg / (1 - beta1**t)", "m_hat = exp_avg"), ("v_hat = exp_avg_sq / (1 - beta2**t)", "v_hat = exp_avg_sq")],
+        core(golden_module.NO_BIAS_CORRECTION),
+    ),
+    "rmsprop_bias_corrected": (
+        "rmsprop", [("p.data -= lr * grad / (np.sqrt(square_avg) + eps)",
+                     'p.data -= lr * grad / (np.sqrt(square_avg / (1 - alpha ** state["step"])) + eps)')],
+        {"test_rmsprop_visible": HINTS[golden_module.RMSPROP_BIAS_CORRECTED],
+         "test_rmsprop_hidden": HINTS[golden_module.RMSPROP_BIAS_CORRECTED]},
+    ),
+    # --- updating a local name instead of the array
+    "not_in_place": (
+        "adam_update", [("param -= lr * m_hat", "param = param - lr * m_hat")],
+        core(golden_module.NOT_IN_PLACE),
+    ),
+    # --- AMSGrad
+    "amsgrad_max_of_v_hat": (
+        "adam_update", [(AMSGRAD_BLOCK, '''    m_hat = exp_avg / (1 - beta1**t)
+    v_hat = exp_avg_sq / (1 - beta2**t)
+    if amsgrad:
+        np.maximum(state["max_exp_avg_sq"], v_hat, out=state["max_exp_avg_sq"])
+        v_hat = state["max_exp_avg_sq"]
+''')],
+        {cell: HINTS[golden_module.AMSGRAD_MAX_OF_V_HAT] for cell in ("test_adam_hidden", "test_adam_state_hidden", "test_adamw_hidden")},
+    ),
+    "amsgrad_buffer_never_updated": (
+        "adam_update", [(AMSGRAD_BLOCK, AMSGRAD_BLOCK[AMSGRAD_BLOCK.index("    m_hat"):])],  # created, never updated
+        {"test_adam_hidden": HINTS[golden_module.AMSGRAD_IGNORED], "test_adam_state_hidden": HINTS[golden_module.AMSGRAD_UNUSED],
+         "test_adamw_hidden": HINTS[golden_module.AMSGRAD_IGNORED]},
+    ),
+    # --- sharing one state (buffer) across parameters
+    "one_state_for_all_parameters": (
+        "adam", [("adam_update(p.data, grad, self.state.setdefault(p, {})", 'adam_update(p.data, grad, self.state.setdefault("shared", {})')],
+        {"test_adam_visible": HINTS[golden_module.SHARED_STATE], "test_adam_hidden": HINTS[golden_module.CRASH_ON_SHAPES],
+         "test_adam_state_hidden": HINTS[golden_module.SHARED_STATE]},
+    ),
+    "one_state_dict_under_every_parameter": (
+        "adam", [("adam_update(p.data, grad, self.state.setdefault(p, {})",
+                  'adam_update(p.data, grad, self.state.setdefault(p, group.setdefault("_state", {}))')],
+        {"test_adam_hidden": HINTS[golden_module.CRASH_ON_SHAPES], "test_adam_state_hidden": HINTS[golden_module.SHARED_STATE]},
+    ),
+    # --- forgetting to skip grad None
+    "adam_crashes_on_missing_grad": (
+        "adam", [(GUARD, "")],
+        {cell: HINTS[golden_module.CRASH_ON_MISSING_GRAD] for cell in ("test_adam_visible", "test_adam_hidden", "test_adam_state_hidden")},
+    ),
+    "adam_zero_for_missing_grad": (
+        "adam", [(GUARD + "                grad = p.grad\n", "                grad = p.grad if p.grad is not None else np.zeros_like(p.data)\n")],
+        {cell: HINTS[golden_module.ZERO_FOR_MISSING_GRAD] for cell in ("test_adam_visible", "test_adam_hidden", "test_adam_state_hidden")},
+    ),
+    "adamw_decays_parameters_without_grad": (
+        "adamw", [(GUARD, "                if p.grad is None:\n                    p.grad = np.zeros_like(p.data)\n")],
+        {cell: HINTS[golden_module.ZERO_FOR_MISSING_GRAD] for cell in ("test_adamw_visible", "test_adamw_hidden")},
+    ),
+    "rmsprop_crashes_on_missing_grad": (
+        "rmsprop", [(GUARD, "")],
+        {cell: HINTS[golden_module.CRASH_ON_MISSING_GRAD] for cell in ("test_rmsprop_visible", "test_rmsprop_hidden")},
+    ),
+    "adagrad_zero_for_missing_grad": (
+        "adagrad", [(GUARD + "                grad = p.grad\n", "                grad = p.grad if p.grad is not None else np.zeros_like(p.data)\n")],
+        {cell: HINTS[golden_module.ZERO_FOR_MISSING_GRAD] for cell in ("test_adagrad_visible", "test_adagrad_hidden")},
+    ),
+    # --- weight decay in the wrong place
+    "adamw_decay_after_step": (
+        "adamw", [(ADAMW_DECAY + ADAMW_CALL, ADAMW_CALL + ADAMW_DECAY)],
+        {cell: HINTS[golden_module.DECAY_AFTER_STEP] for cell in ("test_adamw_visible", "test_adamw_hidden")},
+    ),
+    "adamw_decay_without_lr": (
+        "adamw", [('p.data *= 1 - group["lr"] * group["weight_decay"]', 'p.data *= 1 - group["weight_decay"]')],
+        {cell: HINTS[golden_module.DECAY_WITHOUT_LR] for cell in ("test_adamw_visible", "test_adamw_hidden")},
+    ),
+    "adamw_as_l2": (
+        "adamw", [(ADAMW_DECAY + "                adam_update(p.data, p.grad,", '                adam_update(p.data, p.grad + group["weight_decay"] * p.data,')],
+        {cell: HINTS[golden_module.L2_IN_ADAMW] for cell in ("test_adamw_visible", "test_adamw_hidden")},
+    ),
+    "adam_with_decoupled_decay": (
+        "adam", [('                    grad = grad + group["weight_decay"] * p.data\n',
+                  '                    p.data *= 1 - group["lr"] * group["weight_decay"]\n')],
+        {cell: HINTS[golden_module.DECOUPLED_IN_ADAM] for cell in ("test_adam_visible", "test_adam_hidden", "test_adamw_hidden")},
+    ),
+}
+
+
+def inject(cell: str, edits: list[tuple[str, str]]) -> str:
+    source = cell_sources()[cell]
+    for old, new in edits:
+        assert source.count(old) == 1, f"the reference {cell} changed: cannot inject {old!r}"
+        source = source.replace(old, new)
+    return source
+
+
+@pytest.mark.parametrize("mistake", sorted(MISTAKES))
+def test_mistake_fails_exactly_the_expected_cells_with_its_hint(mistake):
+    cell, edits, expected = MISTAKES[mistake]
+    with np.errstate(all="ignore"):
+        run = run_in_process(NOTEBOOK, replace={**figure_cells(), cell: inject(cell, edits)})
+    assert run.outcomes[cell].passed, "the injected solution itself must run"
+    failed = {key: outcome for key, outcome in run.tests(NOTEBOOK).items() if not outcome.passed}
+    assert sorted(failed) == sorted(expected)
+    for key, outcome in failed.items():
+        assert isinstance(outcome.error, AssertionError), (key, outcome.error)
+        assert expected[key] in str(outcome.error), (key, str(outcome.error)[-400:])
+
+
+# ======================================================= what the narrative states, computed
+
+
+def test_intro_valley_limit():
+    assert 2 / np.linalg.eigvalsh(VALLEY_HESSIAN).max() == 0.5
+
+
+def test_defaults_are_pytorchs(ns):
+    w = Parameter(np.zeros(2))
+    cases = [
+        (ns["Adam"]([w]), torch.optim.Adam, {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0, "amsgrad": False}),
+        (ns["AdamW"]([w]), torch.optim.AdamW, {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 1e-2, "amsgrad": False}),
+        (ns["RMSprop"]([w]), torch.optim.RMSprop, {"lr": 1e-2, "alpha": 0.99, "eps": 1e-8, "weight_decay": 0.0}),
+        (ns["Adagrad"]([w]), torch.optim.Adagrad, {"lr": 1e-2, "eps": 1e-10, "weight_decay": 0.0}),
+    ]
+    for optimizer, torch_class, expected in cases:
+        group = {k: v for k, v in optimizer.param_groups[0].items() if k != "params"}
+        assert group == expected
+        theirs = torch_class([torch.nn.Parameter(torch.zeros(2))]).param_groups[0]
+        assert all(float(theirs[k]) == v if not isinstance(v, tuple) else tuple(theirs[k]) == v for k, v in expected.items())
+
+
+def test_gradient_descent_constant_gradient_step_is_lr_times_g(ns):
+    g, lr = np.array([3.0, -0.5]), 0.1
+    steps = np.diff(replay_gradients(lambda ps: ns["GradientDescent"](ps, lr=lr), np.tile(g, (5, 1)), [0.0, 0.0]), axis=0)
+    np.testing.assert_allclose(steps, np.tile(-lr * g, (5, 1)), rtol=1e-15)
+
+
+def test_adagrad_constant_gradient_steps_shrink_like_one_over_sqrt_t(ns):
+    g, lr, eps = np.array([3.0, -0.5]), 0.1, 1e-10
+    steps = np.diff(replay_gradients(lambda ps: ns["Adagrad"](ps, lr=lr, eps=eps), np.tile(g, (50, 1)), [0.0, 0.0]), axis=0)
+    t = np.arange(1, 51)[:, None]
+    np.testing.assert_allclose(steps, -lr * g / (np.sqrt(t) * np.abs(g) + eps), rtol=1e-12)
+    np.testing.assert_allclose(np.abs(steps[:3, 0]), lr / np.sqrt([1, 2, 3]), rtol=1e-9)
+
+
+def test_rmsprop_first_step_is_ten_lr_and_settles_after_hundreds_of_steps(ns):
+    alpha, lr = 0.99, 0.01
+    assert 1 / (1 - alpha) == pytest.approx(100)
+    assert 1 / math.sqrt(1 - alpha) == pytest.approx(10)
+    g = np.array([2.0, -1e-3])
+    steps = np.abs(np.diff(replay_gradients(lambda ps: ns["RMSprop"](ps, lr=lr, eps=0.0), np.tile(g, (400, 1)), [0.0, 0.0]), axis=0))
+    t = np.arange(1, 401)[:, None]
+    np.testing.assert_allclose(steps, lr / np.sqrt(1 - alpha**t) * np.ones(2), rtol=1e-12)  # the summary's lr/sqrt(1 - alpha^t)
+    assert steps[0, 0] / lr == pytest.approx(10)
+    assert steps[99, 0] / lr > 1.2 and steps[299, 0] / lr < 1.03  # "settle to lr only after a few hundred steps"
+
+
+def test_ema_weights_and_the_expectation_of_v():
+    for t in (1, 7, 1000):
+        weights = (1 - B2) * B2 ** (t - np.arange(1, t + 1))
+        assert weights.sum() == pytest.approx(1 - B2**t, rel=1e-12)
+    assert 1 - B2**1 == pytest.approx(0.001)
+    assert round(1 - B2**1000, 3) == 0.632
+    # exactly, for a constant gradient
+    g, m, v = 1.7, 0.0, 0.0
+    for t in range(1, 301):
+        m = B1 * m + (1 - B1) * g
+        v = B2 * v + (1 - B2) * g * g
+        assert m == pytest.approx(g * (1 - B1**t), rel=1e-12)
+        assert v == pytest.approx(g * g * (1 - B2**t), rel=1e-12)
+    # in expectation, for stationary noisy gradients (mean 1, sd 0.5: E[g^2] = 1.25)
+    rng = np.random.default_rng(1)
+    runs, v = 20_000, np.zeros(20_000)
+    for t in range(1, 501):
+        v = B2 * v + (1 - B2) * rng.normal(1.0, 0.5, size=runs) ** 2
+    standard_error = v.std() / math.sqrt(runs)
+    assert abs(v.mean() - 1.25 * (1 - B2**500)) < 4 * standard_error
+
+
+def test_first_step_without_bias_correction_and_the_constant_gradient_curve():
+    ratio = (1 - B1) / math.sqrt(1 - B2)
+    assert round(ratio, 2) == 3.16
+    t = np.arange(1, 5001)
+    uncorrected = (1 - B1**t) / np.sqrt(1 - B2**t)
+    assert uncorrected[0] == pytest.approx(ratio)
+    assert int(t[np.argmax(uncorrected)]) == 12 and round(uncorrected.max(), 2) == 6.57
+    assert round(uncorrected[99], 2) == 3.24 and round(uncorrected[999], 2) == 1.26
+    # the formula is what an Adam without correction actually does under a constant gradient
+    wrong = golden_module._wrong(golden_module.WrongAdam, golden_module.NO_BIAS_CORRECTION)
+    g = np.array([0.3, -20.0])
+    steps = np.abs(np.diff(replay_gradients(lambda ps: wrong(ps, lr=1.0, eps=0.0), np.tile(g, (200, 1)), [0.0, 0.0]), axis=0))
+    np.testing.assert_allclose(steps, np.tile(uncorrected[:200, None], (1, 2)), rtol=1e-12)
+
+
+def test_with_correction_every_constant_gradient_step_is_lr(ns):
+    g, lr = np.array([[1e-6, -3.0], [250.0, 0.02]]), 0.01
+    for eps in (0.0, 1e-8):
+        steps = np.diff(replay_gradients(lambda ps: ns["Adam"](ps, lr=lr, eps=eps), np.tile(g, (300, 1, 1)), np.zeros((2, 2))), axis=0)
+        np.testing.assert_allclose(steps, np.broadcast_to(-lr * g / (np.abs(g) + eps), steps.shape), rtol=1e-12)
+    # AMSGrad too (the summary table)
+    steps = np.diff(replay_gradients(lambda ps: ns["Adam"](ps, lr=lr, eps=0.0, amsgrad=True), np.tile(g, (50, 1, 1)), np.zeros((2, 2))), axis=0)
+    np.testing.assert_allclose(np.abs(steps), lr, rtol=1e-12)
+
+
+def test_eps_zero_first_step_is_exactly_lr_and_adam_ignores_the_gradient_scale(ns):
+    rng = np.random.default_rng(5)
+    lr = 0.01
+    for _ in range(20):
+        g = rng.normal(size=4) * 10.0 ** rng.uniform(-8, 8, size=4)
+        step = np.diff(replay_gradients(lambda ps: ns["Adam"](ps, lr=lr, eps=0.0), g[None], np.zeros(4)), axis=0)[0]
+        np.testing.assert_allclose(np.abs(step), lr, rtol=1e-15, atol=0)
+    # scale invariance: the loss times 1000 gives the same steps (eps = 0)
+    gradients = rng.normal(size=(100, 6))
+    a = replay_gradients(lambda ps: ns["Adam"](ps, lr=lr, eps=0.0), gradients, np.zeros(6))
+    b = replay_gradients(lambda ps: ns["Adam"](ps, lr=lr, eps=0.0), 1000.0 * gradients, np.zeros(6))
+    np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
+
+
+def test_where_eps_goes(ns):
+    assert math.sqrt(1e-8) == pytest.approx(1e-4)
+    assert 1 / math.sqrt(1 - B2) == pytest.approx(31.6, abs=0.05)
+    # TensorFlow/Keras's form (eps-hat added to sqrt(v) before the correction) is Algorithm 1 with
+    # eps = eps_hat / sqrt(1 - beta2**t)
+    rng = np.random.default_rng(3)
+    gradients = rng.normal(size=(60, 3)) * 1e-3
+    lr, eps_hat = 0.01, 1e-4
+    theta_tf, m, v = np.zeros(3), np.zeros(3), np.zeros(3)
+    theta, state = np.zeros(3), {}
+    for t, g in enumerate(gradients, start=1):
+        m = B1 * m + (1 - B1) * g
+        v = B2 * v + (1 - B2) * g * g
+        theta_tf -= lr * math.sqrt(1 - B2**t) / (1 - B1**t) * m / (np.sqrt(v) + eps_hat)
+        ns["adam_update"](theta, g, state, lr=lr, beta1=B1, beta2=B2, eps=eps_hat / math.sqrt(1 - B2**t))
+        np.testing.assert_allclose(theta, theta_tf, rtol=1e-12, atol=1e-16)
+    # and it is not the same method as eps = eps_hat throughout
+    other, state = np.zeros(3), {}
+    for g in gradients:
+        ns["adam_update"](other, g, state, lr=lr, beta1=B1, beta2=B2, eps=eps_hat)
+    assert not np.allclose(other, theta, rtol=1e-3)
+
+
+def test_step_bound_numbers_and_the_spike(ns):
+    assert (1 - B1) > math.sqrt(1 - B2) and round(math.sqrt(1 - B2), 4) == 0.0316
+    assert adaptive.step_bound(B1, B2) == pytest.approx(3.16, abs=0.005)
+    assert adaptive.step_bound(0.95, 0.99) == 1.0
+    spike = adaptive.spike_after_quiet(ns["Adam"], adaptive.SPIKE_OPTIONS)
+    assert abs(spike[0]) == pytest.approx(3.1622, abs=5e-5)
+    assert np.all(np.abs(spike) <= adaptive.step_bound(B1, B2))
+
+
+@pytest.mark.torch
+def test_step_bound_holds_on_random_gradients_for_the_reference_and_torch(ns):
+    for optimizer in (ns["Adam"], torch.optim.Adam):
+        backend = TORCH if optimizer is torch.optim.Adam else adaptive.SLOPEGRAD
+        steps = adaptive.random_gradient_steps(optimizer, backend)
+        assert adaptive.bound_report(steps) == {adaptive.label(o): True for o in adaptive.BOUND_OPTIONS}
+    default = steps[adaptive.label(adaptive.BOUND_OPTIONS[0])]["largest_step_over_lr"]
+    assert default.max() > 1.5  # the quiet coordinates get well beyond lr, yet stay under 3.16 lr
+    gradients = adaptive.random_gradients()
+    assert gradients.shape == (1000, 8) and np.abs(gradients[gradients != 0]).max() < 1e4
+
+
+def _ratio(gradients: np.ndarray) -> float:
+    m = v = 0.0
+    for t, g in enumerate(gradients, start=1):
+        m = B1 * m + (1 - B1) * g
+        v = B2 * v + (1 - B2) * g * g
+    return abs(m / (1 - B1**t)) / math.sqrt(v / (1 - B2**t))
+
+
+def test_the_bound_is_a_heuristic_not_a_theorem(ns):
+    worst = (1 - B1) / math.sqrt((1 - B2) * (1 - B1**2 / B2))
+    assert round(worst, 2) == 7.27
+    growth = B2 / B1
+    assert round(growth, 2) == 1.11
+
+    def growing(steps):  # g_i = growth**i, scaled so that the last one is 1
+        return growth ** (np.arange(steps) - (steps - 1.0))
+
+    assert _ratio(growing(200)) < 3.1623 < _ratio(growing(210))
+    assert f"{growth**210:.1e}" == "3.3e+09"
+    assert _ratio(growing(20_000)) == pytest.approx(worst, rel=1e-6)
+    # the reference Adam does the same
+    step = np.diff(replay_gradients(lambda ps: ns["Adam"](ps, lr=1.0, eps=0.0), growing(210)[:, None], [0.0]), axis=0)
+    assert abs(step[-1, 0]) == pytest.approx(_ratio(growing(210)), rel=1e-10)
+
+
+def test_state_sizes(ns):
+    assert adaptive.state_size(ns["Adam"], {"lr": 0.1}) == 2 * 10
+    assert adaptive.state_size(ns["Adam"], {"lr": 0.1, "amsgrad": True}) == 3 * 10
+    assert adaptive.state_size(ns["AdamW"], {"lr": 0.1}) == 2 * 10
+    assert adaptive.state_size(ns["RMSprop"], {"lr": 0.1}) == 10
+    assert adaptive.state_size(ns["Adagrad"], {"lr": 0.1}) == 10
+
+
+def test_every_optimizer_counts_its_updates_from_one(ns):
+    for name, keys in (("Adam", {"step", "exp_avg", "exp_avg_sq"}), ("AdamW", {"step", "exp_avg", "exp_avg_sq"}),
+                       ("RMSprop", {"step", "square_avg"}), ("Adagrad", {"step", "sum"})):
+        w = Parameter(np.array([1.0, -2.0]))
+        optimizer = ns[name]([w], lr=0.1)
+        for t in (1, 2, 3):
+            optimizer.zero_grad()
+            (w * w).sum().backward()
+            optimizer.step()
+            assert optimizer.state[w]["step"] == t and set(optimizer.state[w]) == keys, name
+    w = Parameter(np.array([1.0]))
+    optimizer = ns["Adam"]([w], amsgrad=True)
+    w.grad = np.array([2.0])
+    optimizer.step()
+    assert set(optimizer.state[w]) == {"step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"}
+
+
+def test_weight_decay_algebra():
+    rng = np.random.default_rng(9)
+    theta, g, u = rng.normal(size=(3, 5))
+    lr, wd = 0.1, 0.3
+    # for SGD, L2 and shrinking are one thing
+    np.testing.assert_allclose(theta - lr * (g + wd * theta), theta * (1 - lr * wd) - lr * g, rtol=1e-14)
+    # AdamW: shrink first, then step = the paper's form; shrink after = an extra lr^2 wd u
+    first = theta * (1 - lr * wd) - lr * u
+    np.testing.assert_allclose(first, theta - lr * u - lr * wd * theta, rtol=1e-14)
+    after = (theta - lr * u) * (1 - lr * wd)
+    np.testing.assert_allclose(after - first, lr**2 * wd * u, rtol=1e-12, atol=1e-15)
+
+
+def test_decay_demonstration_numbers(ns):
+    idle_l2, idle_w, busy_l2, busy_w = {}, {}, {}, {}
+    base = adaptive.decay_demo(ns["AdamW"], weight_decay=0.0)
+    assert np.array_equal(base, adaptive.decay_demo(ns["Adam"], weight_decay=0.0))
+    for wd in (0.001, 0.01, 0.1):
+        l2, w = adaptive.decay_demo(ns["Adam"], weight_decay=wd), adaptive.decay_demo(ns["AdamW"], weight_decay=wd)
+        idle_l2[wd], idle_w[wd] = l2[-1, 0], w[-1, 0]
+        busy_l2[wd], busy_w[wd] = l2[-1, 1] / base[-1, 1], w[-1, 1] / base[-1, 1]
+        assert round(idle_l2[wd], 3) == 0.224
+        assert idle_w[wd] == pytest.approx((1 - 0.01 * wd) ** 100, rel=1e-12)
+        assert busy_w[wd] == pytest.approx((1 - 0.01 * wd) ** 100, rel=1e-4)  # "shrinks by that same factor"
+    assert [round(idle_w[wd], 3) for wd in (0.001, 0.01, 0.1)] == [0.999, 0.990, 0.905]
+    assert round(1 - busy_l2[0.1], 2) == 0.02 and round(1 - busy_w[0.1], 3) == 0.095
+
+
+def test_torch_adamw_is_adam_with_a_flag_and_ours_is_built_by_composition(ns):
+    assert issubclass(torch.optim.AdamW, torch.optim.Adam)
+    assert torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))]).param_groups[0]["decoupled_weight_decay"] is True
+    assert issubclass(ns["AdamW"], ns["Adam"])
+    # AdamW.step calls adam_update and does none of the moment arithmetic itself
+    tree = ast.parse(cell_sources()["adamw"])
+    step = next(n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == "step")
+    calls = {n.func.id for n in ast.walk(step) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+    names = {n.attr for n in ast.walk(step) if isinstance(n, ast.Attribute)} | {
+        n.value for n in ast.walk(step) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+    assert "adam_update" in calls
+    assert not {"exp_avg", "exp_avg_sq", "sqrt", "maximum"} & names
+    # and really runs through it: every update of every parameter goes through the shared rule
+    original, seen = ns["adam_update"], []
+
+    def spy(param, grad, state, **options):
+        seen.append(options)
+        return original(param, grad, state, **options)
+
+    ns["adam_update"] = spy
+    try:
+        trajectory(lambda ps: ns["AdamW"](ps, lr=0.1), steps=4)
+    finally:
+        ns["adam_update"] = original
+    assert len(seen) == 4 * 3  # three parameters get gradients, four steps
+
+
+def test_valley_figure_statements(ns):
+    paths = {
+        "gd": run_on_valley(lambda ps: ns["GradientDescent"](ps, lr=0.4), steps=30),
+        "adagrad": run_on_valley(lambda ps: ns["Adagrad"](ps, lr=1.5), steps=30),
+        "rmsprop": run_on_valley(lambda ps: ns["RMSprop"](ps, lr=0.05), steps=30),
+        "adam": run_on_valley(lambda ps: ns["Adam"](ps, learning_rate=0.3, beta1=0.9, beta2=0.999), steps=30),
+    }
+    for key, paths_in_notebook in zip(paths, ns["paths"].values()):
+        np.testing.assert_array_equal(paths[key], paths_in_notebook)
+    first = {key: np.diff(p, axis=0)[0] for key, p in paths.items()}
+    np.testing.assert_allclose(first["adam"], [0.3, 0.3], rtol=1e-7)  # lr, up to eps
+    np.testing.assert_allclose(first["adagrad"], [1.5, 1.5], rtol=1e-9)
+    np.testing.assert_allclose(first["rmsprop"], [0.5, 0.5], rtol=1e-6)  # 10 lr
+    assert np.all(np.sign(paths["gd"][1:6, 1]) == [1, -1, 1, -1, 1])  # zig-zag across the steep direction
+    adagrad_steps = np.linalg.norm(np.diff(paths["adagrad"], axis=0), axis=1)
+    assert np.all(np.diff(adagrad_steps) < 0)
+    assert paths["adam"][:, 0].max() > 0.5  # past the minimum along x1
+
+
+# ======================================================================= the seed's call
+
+
+def _seed_problem():
+    rng = np.random.default_rng(11)
+    x, y = rng.normal(size=(32, 3)), rng.normal(size=(32, 1))
+    w1, w2, bias = rng.normal(size=(3, 8)) * 0.5, rng.normal(size=(8, 1)) * 0.5, np.zeros(1)
+    return x, y, (w1, w2, bias)
+
+
+def _train(make_optimizer, steps=100):
+    x, y, initial = _seed_problem()
+    w1, w2, bias = (Parameter(a) for a in initial)
+    xs, ys = slopegrad.Tensor(x), slopegrad.Tensor(y)
+    optimizer = make_optimizer([w1, w2, bias])
+    losses = []
+    for _ in range(steps):
+        optimizer.zero_grad()
+        prediction = (xs @ w1).tanh() @ w2 + bias
+        loss = ((prediction - ys) ** 2).mean()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return optimizer, np.array(losses), [w1.data.copy(), w2.data.copy(), bias.data.copy()]
+
+
+def test_the_seeds_example_call_runs_as_written(ns):
+    Adam = ns["Adam"]
+    optimizer, losses, weights = _train(lambda ps: Adam(ps, learning_rate=0.001, beta1=0.9, beta2=0.999))
+    assert losses[-1] < losses[0]
+    same, same_losses, same_weights = _train(lambda ps: Adam(ps, lr=0.001, betas=(0.9, 0.999)))
+    strip = [{k: v for k, v in g.items() if k != "params"} for g in optimizer.param_groups]
+    assert strip == [{k: v for k, v in g.items() if k != "params"} for g in same.param_groups]
+    assert strip == [{"lr": 0.001, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0, "amsgrad": False}]
+    np.testing.assert_array_equal(losses, same_losses)
+    for a, b in zip(weights, same_weights):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError):
+        Adam([Parameter(np.zeros(1))], lr=0.01, learning_rate=0.001)
+
+
+@pytest.mark.torch
+def test_the_seeds_example_matches_torch(ns):
+    _, losses, weights = _train(lambda ps: ns["Adam"](ps, learning_rate=0.001, beta1=0.9, beta2=0.999))
+    x, y, initial = _seed_problem()
+    w1, w2, bias = (torch.nn.Parameter(torch.tensor(a)) for a in initial)
+    xs, ys = torch.tensor(x), torch.tensor(y)
+    optimizer = torch.optim.Adam([w1, w2, bias], lr=0.001, betas=(0.9, 0.999))
+    theirs = []
+    for _ in range(100):
+        optimizer.zero_grad()
+        loss = ((torch.tanh(xs @ w1) @ w2 + bias - ys) ** 2).mean()
+        loss.backward()
+        optimizer.step()
+        theirs.append(loss.item())
+    np.testing.assert_allclose(losses, theirs, rtol=1e-10)
+    for mine, their in zip(weights, (w1, w2, bias)):
+        np.testing.assert_allclose(mine, their.detach().numpy(), rtol=1e-10, atol=1e-13)
