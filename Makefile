@@ -22,15 +22,13 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 ASSIGNMENTS = $(notdir $(patsubst %/,%,$(dir $(wildcard source/*/*.ipynb))))
 
-course: system venv release book grade-demo
+course: system venv release book grade-demo dashboards
 	@echo "course: environment ready in $(VENV); release/ generated for: $(ASSIGNMENTS)"
 
 # Student notebooks from the nbgrader masters: solutions and hidden tests stripped.
 release: venv
 	mkdir -p $(STATE)
-	for assignment in $(sort $(ASSIGNMENTS)); do \
-	  $(VENV)/bin/nbgrader generate_assignment "$$assignment" --force --log-level=WARN; \
-	done
+	$(VENV)/bin/nbgrader generate_assignment "*" --force --log-level=WARN
 
 # The book (Jupyter Book 1) in _build/html, warnings as errors: release/ regenerated, chapter pages
 # prepared from it with the figures drawn by the reference solutions (tools/book/), a local MathJax
@@ -44,6 +42,18 @@ book: venv release
 .PHONY: grade-demo
 grade-demo: venv student-env
 	$(PY) -m autograder.cli demo --dest $(STATE)/demo-course
+
+# The instructor's class dashboard of the demo class (autograder/dashboard), rebuilt from its gradebook:
+# .state/demo-course/dashboard/index.html, one self-contained page (never part of the book or release).
+# GRADED_COURSE picks another course folder: make dashboards GRADED_COURSE=grading/fall
+GRADED_COURSE ?= $(STATE)/demo-course
+.PHONY: dashboards formgrader
+dashboards: venv $(if $(filter $(STATE)/demo-course,$(GRADED_COURSE)),grade-demo)
+	$(PY) -m autograder.dashboard --course $(GRADED_COURSE)
+
+# nbgrader's formgrader for that course on 127.0.0.1 with a fresh token: prints the URL, Ctrl-C stops it.
+formgrader: venv
+	$(PY) -m autograder.formgrader --course $(GRADED_COURSE)
 
 # Re-record the golden expectations from torch.optim (instructor only; needs the dev environment).
 golden: venv

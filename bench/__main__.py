@@ -14,6 +14,8 @@ import sys
 BENCHMARKS = {
     "autograd_step": "bench.autograd_step",
     "optimizer_step": "bench.optimizer_step",
+    "notebook_tests": "bench.notebook_tests",
+    "book": "bench.book",
 }
 
 RESULTS = pathlib.Path(__file__).with_name("results.json")
