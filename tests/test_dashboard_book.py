@@ -13,11 +13,11 @@ from urllib.parse import unquote, urlparse
 
 import pytest
 
+from test_book_site import site  # noqa: F401 - the session fixture that builds the book
 from test_dashboard_data import ROOT, parse
 
 from autograder.dashboard.html import GENERATOR
 
-SITE = ROOT / "_build" / "html"
 RELEASE = ROOT / "release"
 FORBIDDEN_SEGMENTS = {"dashboard", "dashboards", "feedback", ".state", "demo-course", "autograded", "submitted",
                       "formgrader"}
@@ -60,19 +60,13 @@ def leaks(folder: Path) -> list[str]:
     return found
 
 
-def built_site() -> Path:
-    if not (SITE / "index.html").is_file():
-        pytest.skip("the book is not built (make book): nothing published to search")
-    return SITE
-
-
-def test_the_built_book_has_no_dashboard_and_no_feedback():
-    assert leaks(built_site()) == []
+def test_the_built_book_has_no_dashboard_and_no_feedback(site):
+    assert (site / "index.html").is_file()
+    assert leaks(site) == []
 
 
 def test_release_has_no_dashboard_and_no_feedback():
-    if not RELEASE.is_dir():
-        pytest.skip("release/ is not generated (make release)")
+    assert RELEASE.is_dir(), "release/ is committed: it must exist"
     assert leaks(RELEASE) == []
 
 
