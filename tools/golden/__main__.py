@@ -13,6 +13,9 @@ CHAPTERS = (
     "tools.golden.ch1_gradient_descent",
     "tools.golden.ch2_momentum",
     "tools.golden.ch3_adam",
+    "tools.golden.ch4_schedules",
+    "tools.golden.ch5_training_loop",
+    "tools.golden.ch6_optimizer_cost",
 )
 
 
