@@ -22,13 +22,12 @@ CHAPTERS = (
 def main(argv: list[str]) -> int:
     torch.set_default_dtype(torch.float64)
     wanted = set(argv)
-    for module_name in CHAPTERS:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as error:
-            if error.name == module_name:
-                continue  # chapter not written yet
-            raise
+    modules = [importlib.import_module(name) for name in CHAPTERS]
+    unknown = wanted - {m.ASSIGNMENT for m in modules}
+    if unknown:
+        print(f"unknown assignment(s): {', '.join(sorted(unknown))}", file=sys.stderr)
+        return 2
+    for module in modules:
         if wanted and module.ASSIGNMENT not in wanted:
             continue
         checks = module.record()
