@@ -1,0 +1,43 @@
+"""The summary table printed after grading: one row per student, a score per assignment, status and reasons."""
+
+from __future__ import annotations
+
+import json
+
+from .course import Course
+from .record import GRADED, engine_for, status_rows
+
+
+def rows(course: Course, assignments: list[str]) -> list[list[str]]:
+    engine = engine_for(course.db_url)
+    try:
+        found = [r for r in status_rows(engine) if r.assignment in assignments]
+    finally:
+        engine.dispose()
+    students = sorted({r.student for r in found})
+    table = []
+    for student in students:
+        mine = {r.assignment: r for r in found if r.student == student}
+        scores, statuses, reasons = [], set(), []
+        for assignment in assignments:
+            row = mine.get(assignment)
+            if row is None:
+                scores.append("-")
+                continue
+            scores.append("not graded" if row.score is None else f"{row.score:g}/{row.max_score:g}")
+            statuses.add(row.status)
+            reasons += [f"{assignment}: {r}" if len(assignments) > 1 else r for r in json.loads(row.reasons)]
+        status = "needs_review" if "needs_review" in statuses else GRADED if statuses == {GRADED} else ",".join(sorted(statuses))
+        table.append([student, *scores, status, "; ".join(reasons)])
+    return table
+
+
+def format_table(course: Course, assignments: list[str], width: int = 100) -> str:
+    header = ["student", *assignments, "status", "reasons"]
+    body = rows(course, assignments)
+    for row in body:
+        if len(row[-1]) > width:
+            row[-1] = row[-1][: width - 3] + "..."
+    widths = [max(len(str(r[i])) for r in [header, *body]) for i in range(len(header))]
+    line = lambda r: "  ".join(str(v).ljust(w) for v, w in zip(r, widths)).rstrip()  # noqa: E731
+    return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, body)])
