@@ -110,6 +110,7 @@ def cmd_grade(args) -> int:
     print(summary.format_table(course, assignments))
     print(f"\n{len(graded)} graded, {len(report.rows) - len(graded)} unchanged (skipped) in {report.seconds:.1f} s"
           + (f"; {per:.2f} s of execution per submission" if graded else ""))
+    print(f"class dashboard: {report.dashboard}")
     return 0
 
 

@@ -62,6 +62,7 @@ class Row:
 class Report:
     rows: list[Row] = field(default_factory=list)
     seconds: float = 0.0
+    dashboard: Path | None = None  # the class dashboard, rebuilt after every grading run
 
     @property
     def graded(self) -> list[Row]:
@@ -179,6 +180,9 @@ def grade(course: Course, assignments: list[str], options: Options | None = None
         bar.close()
         engine.dispose()
     report.rows.sort(key=lambda r: (r.assignment, r.student))
+    from .dashboard import build_dashboard
+
+    report.dashboard = build_dashboard(course.db_url, course.root, golden=course.golden)
     report.seconds = round(time.monotonic() - started, 2)
     return report
 

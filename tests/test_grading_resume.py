@@ -63,6 +63,13 @@ def test_the_toy_class_is_graded_as_expected(toy):
     assert any("deleted" in r for r in statuses[f"deletes_tests/{ASSIGNMENT}"]["reasons"])
 
 
+def test_every_grading_run_rebuilds_the_class_dashboard(toy):
+    page = toy["report"].dashboard
+    assert page == toy["serial"].root / "dashboard" / "index.html"
+    text = page.read_text()
+    assert "zz_sleeps" in text and "kills_kernel" in text
+
+
 def test_a_rerun_grades_nothing_and_changes_nothing(toy):
     report = pipeline.grade(toy["serial"], [ASSIGNMENT], pipeline.Options(settings=SETTINGS, progress=False))
     assert report.graded == []

@@ -92,4 +92,5 @@ def run_demo(dest: Path, settings: ExecuteSettings | None = None, jobs: int = 2,
           f"built in {built:.1f} s; {len(graded)} graded in {report.seconds:.1f} s with {jobs} worker(s)"
           + (f" ({sum(r.seconds for r in graded) / len(graded):.1f} s of execution per submission)" if graded else "")
           + f"; feedback in {demo.course.root / 'feedback'}", file=sys.stdout)
+    print(f"class dashboard: {report.dashboard}")
     return 0
