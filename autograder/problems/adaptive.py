@@ -17,15 +17,14 @@ The inputs are not secret; the expected outputs are.
 from __future__ import annotations
 
 import itertools
-import traceback
 from typing import Any, Callable
 
 import numpy as np
 
+from .student_code import ERROR_PREFIX, Raised as _Raised, attempt as _call  # noqa: F401 - ERROR_PREFIX is part of this module's API
 from .backends import SLOPEGRAD, Backend
 from .trajectories import STEPS, grid_trajectories, label, option_grid, trajectory
 
-ERROR_PREFIX = "error: "
 NO_STATE = "no state"
 
 # ---- option grids on the 4-parameter problem of :mod:`.trajectories` ---------------------------
@@ -428,27 +427,6 @@ def decay_demo(
 
 
 # ---- helpers ------------------------------------------------------------------------------------
-
-
-class _Raised:
-    def __init__(self, record: str) -> None:
-        self.record = record
-
-
-def _call(function: Callable[[], Any]) -> Any:
-    """``function()``, or a :class:`_Raised` describing the exception it raised (which is printed).
-
-    ``NotImplementedError`` propagates, so an unfinished stub fails as a stub.
-    """
-    try:
-        return function()
-    except NotImplementedError:
-        raise
-    except Exception as error:  # noqa: BLE001 - recorded, then judged
-        frames = traceback.extract_tb(error.__traceback__)
-        where = f" (line {frames[-1].lineno}: {frames[-1].line})" if frames and frames[-1].line else ""
-        print(f"your code raised {type(error).__name__}: {error}{where}")
-        return _Raised(ERROR_PREFIX + type(error).__name__)
 
 
 def _filled(outcome: Any, keys: tuple[str, ...]) -> Any:

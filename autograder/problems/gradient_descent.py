@@ -13,7 +13,6 @@ answers. The inputs are not secret; the expected outputs are.
 
 from __future__ import annotations
 
-import traceback
 from typing import Any, Callable
 
 import numpy as np
@@ -21,10 +20,10 @@ import numpy as np
 from slopegrad.nn import Parameter
 from slopegrad.optim import Optimizer
 
+from .student_code import ERROR_PREFIX, Raised as _Raised, attempt as _call
 from .backends import SLOPEGRAD, Backend
 from .trajectories import trajectory
 
-ERROR_PREFIX = "error: "
 
 # ---------------------------------------------------------------------------------------- inputs
 VALLEY_START = (-5.0, -2.0)  # the same start as courseplots.VALLEY_START
@@ -110,28 +109,6 @@ def least_squares_loss(x: np.ndarray, y: np.ndarray, backend: Backend = SLOPEGRA
 
 
 # ------------------------------------------------------------------------ running student code
-class _Raised:
-    def __init__(self, record: str) -> None:
-        self.record = record
-
-
-def _call(function: Callable[..., Any], *args: Any) -> Any:
-    """``function(*args)``, or a :class:`_Raised` describing the exception it raised.
-
-    The exception is shown (so the student sees what went wrong) and summarised as
-    ``"error: <ExceptionName>"`` for the record. ``NotImplementedError`` propagates.
-    """
-    try:
-        return function(*args)
-    except NotImplementedError:
-        raise
-    except Exception as error:  # noqa: BLE001 - recorded, then judged
-        frames = traceback.extract_tb(error.__traceback__)
-        where = f" (line {frames[-1].lineno}: {frames[-1].line})" if frames and frames[-1].line else ""
-        print(f"your code raised {type(error).__name__}: {error}{where}")
-        return _Raised(ERROR_PREFIX + type(error).__name__)
-
-
 def _parameter(initial: Any, gradient: Any) -> Parameter:
     """A fresh parameter (lists become float64, arrays keep their dtype) with the given grad."""
     parameter = Parameter(initial if isinstance(initial, np.ndarray) else np.array(initial, dtype=np.float64))

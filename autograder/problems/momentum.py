@@ -19,6 +19,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .backends import SLOPEGRAD, Backend
+from .student_code import describe
 from .trajectories import STEPS, curvatures, grid_trajectories, initial_values, label, loss, option_grid, trajectory
 
 
@@ -32,7 +33,7 @@ def _reported(function: Callable[..., Any]) -> Callable[..., Any]:
         except NotImplementedError:
             raise  # an unfinished stub stays an unfinished stub
         except Exception as error:  # noqa: BLE001 - the student's crash becomes data for the check
-            return f"error: {type(error).__name__}"
+            return describe(error, quiet=True)
 
     return run
 
