@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import io
 import os
 from dataclasses import dataclass
@@ -99,3 +100,29 @@ def run_in_process(path: Path, replace: dict[str, str] | None = None, cwd: Path 
     if replace:
         raise KeyError(f"no cells with grade_id {sorted(replace)} in {path.name}")
     return Run(outcomes, namespace)
+
+
+def code_cells(path: Path) -> dict:
+    """Code cells by nbgrader ``grade_id`` (``cell-<index>`` for cells without one)."""
+    cells = {}
+    for index, cell in enumerate(read(path).cells):
+        if cell.cell_type == "code":
+            cells[nbgrader_meta(cell).get("grade_id") or f"cell-{index}"] = cell
+    return cells
+
+
+def cell_source(path: Path, grade_id: str) -> str:
+    for cell in read(path).cells:
+        if nbgrader_meta(cell).get("grade_id") == grade_id:
+            return cell.source
+    raise KeyError(grade_id)
+
+
+def check_names(path: Path, assignment: str, pattern: str = r'check\(\s*"({name})"') -> list[str]:
+    """Every check name the notebook's code cells use, in order (with repeats)."""
+    name = re.escape(assignment) + r"\.[a-z0-9_]+"
+    found = []
+    for cell in read(path).cells:
+        if cell.cell_type == "code":
+            found += re.findall(pattern.format(name=name), cell.source)
+    return found

@@ -17,6 +17,7 @@ from autograder.problems import gradient_descent as problems
 from autograder.problems.trajectories import trajectory
 from autograder.records import decode
 from courseplots import VALLEY_HESSIAN, VALLEY_START, valley
+import nbtools
 from nbtools import SOURCE, nbgrader_meta, read, run_in_process
 from slopegrad.nn import Parameter
 
@@ -38,11 +39,7 @@ def reference():
 
 
 def notebook_check_names() -> set[str]:
-    names = set()
-    for cell in read(NOTEBOOK).cells:
-        if cell.cell_type == "code":
-            names |= set(re.findall(r'check\(\s*"(' + ASSIGNMENT + r'\.[a-z0-9_]+)"', cell.source))
-    return names
+    return set(nbtools.check_names(NOTEBOOK, ASSIGNMENT))
 
 
 # ------------------------------------------------------------------------ the reference notebook

@@ -21,6 +21,7 @@ from autograder.golden import expectation, load_assignment
 from autograder.problems import momentum as problems
 from autograder.problems.trajectories import trajectory
 from courseplots import VALLEY_HESSIAN, VALLEY_START, run_on_valley, valley_gradient
+import nbtools
 from nbtools import ROOT, SOURCE, nbgrader_meta, read, run_in_process
 from slopegrad.nn import Parameter
 from tools.golden.torch_backend import TORCH
@@ -61,26 +62,15 @@ def optimal_momentum(reference):
 
 
 def notebook_check_names() -> set[str]:
-    names = set()
-    for cell in read(NOTEBOOK).cells:
-        if cell.cell_type == "code":
-            names |= set(re.findall(r'check\(\s*"(' + ASSIGNMENT + r'\.[a-z0-9_]+)"', cell.source))
-    return names
+    return set(nbtools.check_names(NOTEBOOK, ASSIGNMENT))
 
 
 def cell_source(grade_id: str) -> str:
-    for cell in read(NOTEBOOK).cells:
-        if nbgrader_meta(cell).get("grade_id") == grade_id:
-            return cell.source
-    raise KeyError(grade_id)
+    return nbtools.cell_source(NOTEBOOK, grade_id)
 
 
 def code_cells() -> dict:
-    cells = {}
-    for index, cell in enumerate(read(NOTEBOOK).cells):
-        if cell.cell_type == "code":
-            cells[nbgrader_meta(cell).get("grade_id") or f"cell-{index}"] = cell
-    return cells
+    return nbtools.code_cells(NOTEBOOK)
 
 
 # ------------------------------------------------------------------------ the reference notebook

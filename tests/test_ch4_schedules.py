@@ -28,6 +28,7 @@ from autograder.problems import schedules as problems
 from autograder.problems.trajectories import label
 from autograder.records import decode
 from courseplots import VALLEY_HESSIAN
+import nbtools
 from nbtools import ROOT, SOURCE, nbgrader_meta, read, run_in_process
 from slopegrad.lr_scheduler import STEP_ORDER_WARNING, LRScheduler
 from slopegrad.nn import Parameter
@@ -61,26 +62,15 @@ def ns(reference):
 
 
 def notebook_check_names() -> set[str]:
-    names = set()
-    for cell in read(NOTEBOOK).cells:
-        if cell.cell_type == "code":
-            names |= set(re.findall(r'check\(\s*"(' + ASSIGNMENT + r'\.[a-z0-9_]+)"', cell.source))
-    return names
+    return set(nbtools.check_names(NOTEBOOK, ASSIGNMENT))
 
 
 def cell_source(grade_id: str) -> str:
-    for cell in read(NOTEBOOK).cells:
-        if nbgrader_meta(cell).get("grade_id") == grade_id:
-            return cell.source
-    raise KeyError(grade_id)
+    return nbtools.cell_source(NOTEBOOK, grade_id)
 
 
 def code_cells() -> dict:
-    cells = {}
-    for index, cell in enumerate(read(NOTEBOOK).cells):
-        if cell.cell_type == "code":
-            cells[nbgrader_meta(cell).get("grade_id") or f"cell-{index}"] = cell
-    return cells
+    return nbtools.code_cells(NOTEBOOK)
 
 
 def torch_sequence(make, epochs=problems.EPOCHS, base_lrs=problems.BASE_LRS, **kwargs):

@@ -22,6 +22,7 @@ from autograder.compare import judge
 from autograder.golden import expectation, load_assignment
 from autograder.problems import training as P
 from autograder.records import decode
+import nbtools
 from nbtools import ROOT, SOURCE, nbgrader_meta, read, run_in_process
 from slopegrad.data import DIGITS_PATH, DataLoader, load_digits, train_test_split
 from slopegrad.nn import Linear, Parameter
@@ -65,26 +66,15 @@ def split():
 
 
 def cell_source(grade_id: str, path: Path = NOTEBOOK) -> str:
-    for cell in read(path).cells:
-        if nbgrader_meta(cell).get("grade_id") == grade_id:
-            return cell.source
-    raise KeyError(grade_id)
+    return nbtools.cell_source(path, grade_id)
 
 
 def code_cells() -> dict:
-    cells = {}
-    for index, cell in enumerate(read(NOTEBOOK).cells):
-        if cell.cell_type == "code":
-            cells[nbgrader_meta(cell).get("grade_id") or f"cell-{index}"] = cell
-    return cells
+    return nbtools.code_cells(NOTEBOOK)
 
 
 def notebook_check_names() -> set[str]:
-    names = set()
-    for cell in read(NOTEBOOK).cells:
-        if cell.cell_type == "code":
-            names |= set(re.findall(r'"(' + ASSIGNMENT + r'\.[a-z0-9_]+)"', cell.source))
-    return names
+    return set(nbtools.check_names(NOTEBOOK, ASSIGNMENT, pattern=r'"({name})"'))
 
 
 def markdown() -> str:

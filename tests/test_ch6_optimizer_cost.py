@@ -34,6 +34,7 @@ from autograder.problems import cost
 from autograder.problems.trajectories import trajectory
 from autograder.records import decode
 from courseplots import VALLEY_START, valley_gradient
+import nbtools
 from nbtools import ROOT, SOURCE, nbgrader_meta, read, run_in_process
 from slopegrad.nn import Parameter
 from tools.golden import ch6_optimizer_cost as recorder
@@ -71,23 +72,15 @@ def ns(reference):
 
 
 def code_cells() -> dict:
-    cells = {}
-    for index, cell in enumerate(read(NOTEBOOK).cells):
-        if cell.cell_type == "code":
-            cells[nbgrader_meta(cell).get("grade_id") or f"cell-{index}"] = cell
-    return cells
+    return nbtools.code_cells(NOTEBOOK)
 
 
 def cell_source(grade_id: str) -> str:
-    return code_cells()[grade_id].source
+    return nbtools.cell_source(NOTEBOOK, grade_id)
 
 
 def notebook_check_names() -> list[str]:
-    names = []
-    for cell in read(NOTEBOOK).cells:
-        if cell.cell_type == "code":
-            names += re.findall(r'check\(\s*"(' + ASSIGNMENT + r'\.[a-z0-9_]+)"', cell.source)
-    return names
+    return nbtools.check_names(NOTEBOOK, ASSIGNMENT)
 
 
 def markdown() -> str:
