@@ -243,7 +243,9 @@ def test_float32_is_preserved_and_matches_torch_float32():
     labels = data.integers(0, 3, size=8)
     sg.manual_seed(1)
     model = nn.Sequential(nn.Linear(5, 4, dtype=np.float32), nn.Tanh(), nn.Linear(4, 3, dtype=np.float32))
-    reference = torch.nn.Sequential(torch.nn.Linear(5, 4), torch.nn.Tanh(), torch.nn.Linear(4, 3))
+    # float32 explicitly: another test in this process may have set torch's default dtype to float64.
+    reference = torch.nn.Sequential(torch.nn.Linear(5, 4, dtype=torch.float32), torch.nn.Tanh(),
+                                    torch.nn.Linear(4, 3, dtype=torch.float32))
     with torch.no_grad():
         for ours, theirs in zip(model.parameters(), reference.parameters()):
             theirs.copy_(torch.from_numpy(ours.data))
