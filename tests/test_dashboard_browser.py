@@ -9,24 +9,17 @@ at phone width, and of the feedback page reached, are saved in _build/test-artif
 
 from __future__ import annotations
 
-import functools
-import http.server
 import re
-import threading
-from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
 
+from browser import LOCAL_HOSTS, chromium, static_server
 from test_dashboard_data import ROOT, demo_course  # noqa: F401 - the session fixture
 
 pytestmark = pytest.mark.slow
 
 ARTIFACTS = ROOT / "_build" / "test-artifacts"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
-LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 IMAGES_LOADED = """() => Array.from(document.images).map(img => ({
   key: img.dataset.figure, ok: img.complete && img.naturalWidth > 0, alt: img.alt }))"""
 ROW_KEYS = """(column) => Array.from(document.querySelectorAll('#students-table tbody tr')).map(row => {
@@ -35,28 +28,14 @@ ROW_KEYS = """(column) => Array.from(document.querySelectorAll('#students-table 
 
 @pytest.fixture(scope="module")
 def server(demo_course):  # noqa: F811 - the session fixture, by name
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(demo_course)))
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
-    httpd.shutdown()
-    httpd.server_close()
+    with static_server(demo_course) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    if not CHROMIUM.is_file():
-        pytest.fail(f"{CHROMIUM} is missing: run .ci/system-packages (Debian's chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS)
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
 class Visit:
