@@ -16,8 +16,8 @@ nbgrader's ``Execute`` by :class:`BoundedExecute` (output bytes capped while exe
 kernel no longer loses the submission), ``Execute.timeout`` = ``limits.cell_seconds``, and
 adds the report names to ``CourseDirectory.ignore`` so a submission cannot plant them.
 
-What student code sees: ``/submission`` (its HOME and cwd: a throwaway copy of the autograded
-folder without the notebooks, which hold the hidden tests at that point), the course copy at
+What student code sees: ``/submission`` (its HOME and cwd: a throwaway copy, on a size-limited
+tmpfs, of the autograded folder without the notebooks, which hold the hidden tests at that point), the course copy at
 ``/opt/course`` (``PYTHONPATH``), ``.venv-student``, ``/usr`` and the interpreter, read-only; a
 private 64 MiB ``/tmp``; no network; uid/gid 65534 also on the host (how: :mod:`.command`).
 
@@ -40,9 +40,13 @@ kernel for a folder in a process deletes any earlier report there):
   including informational ones (output truncated, MemoryError).
 
 Limits (:class:`SandboxLimits`, defaults): 60 s CPU per process, 2 GiB address space per
-process, 64 processes+threads per sandbox, 50 MB per file, 256 open files, 64 MiB /tmp,
-30 s per cell, 300 s per kernel (one notebook), 1 MiB output per cell, 8 MiB per notebook,
-8 MiB per kernel message, 32 MiB of records.
+process and 4 GiB of memory for the whole sandbox, 64 processes+threads per sandbox, 50 MB per
+file and 256 MiB for the whole working directory, 256 open files, 64 MiB /tmp, 30 s per cell,
+300 s per kernel (one notebook), 1 MiB output per cell, 8 MiB per notebook, 8 MiB per kernel
+message, 32 MiB of records. The whole-sandbox memory and task limits need cgroups (v2, or the v1
+memory and pids hierarchies, :mod:`.cgroup`), the working directory's a tmpfs mount
+(:mod:`.workdir`); where either is missing, :func:`check_sandbox` says so once at start-up and
+the per-process limits still hold.
 """
 
 from .check import SandboxUnavailable, check_sandbox

@@ -43,6 +43,12 @@ def main(argv: list[str]) -> int:
     except SandboxUnavailable as error:
         print(f"the grading sandbox cannot run here: {error}", file=sys.stderr)
         return 2
+    from . import cgroup
+    from .check import whole_sandbox_limits
+
+    found = cgroup.support()
+    print("memory and tasks of each sandbox bounded through " + found.describe() if isinstance(found, cgroup.CgroupSupport)
+          else "; ".join(whole_sandbox_limits()))
     shared_course_copy()
     shared_fontlist(default_student_env().resolve())
     print(f"sandbox ready (check, course copy, font list; once per process): {time.perf_counter() - started:.2f} s")

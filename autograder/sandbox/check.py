@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import subprocess
@@ -10,6 +11,7 @@ import tempfile
 import threading
 from pathlib import Path
 
+from . import cgroup, workdir
 from .command import NOBODY, Mounts, bwrap_argv, tool, write_identity_files
 from .limits import SandboxLimits
 
@@ -27,7 +29,8 @@ def check_sandbox(student_env: Path | None = None) -> None:
     """Raise :class:`SandboxUnavailable` unless submissions can be run sandboxed here.
 
     Checks the platform, the user (root), the tools (bubblewrap, setpriv, prlimit), the
-    student environment, and then starts one real sandbox, once per process.
+    student environment, and then starts one real sandbox, once per process. Then says, once,
+    which bounds on the sandbox as a whole this machine lacks (see :func:`whole_sandbox_limits`).
     """
     from .runtime import default_student_env
 
@@ -50,6 +53,37 @@ def check_sandbox(student_env: Path | None = None) -> None:
             return
         _probe(env_dir.resolve())
         _probed.add(key)
+    whole_sandbox_limits()
+
+
+_announced = False
+log = logging.getLogger("autograder.sandbox")
+
+
+def whole_sandbox_limits() -> list[str]:
+    """What bounds each sandbox as a whole here, or what is missing: logged once per process.
+
+    Missing pieces are not fatal: the per-process limits still hold, and the warning says what
+    a submission could then do.
+    """
+    global _announced
+    found = cgroup.support()
+    missing = []
+    if isinstance(found, str):
+        missing.append(f"no memory and pids limit for each sandbox as a whole ({found}): only the limits "
+                       "per process hold, so a submission that starts many processes can take more memory")
+    reason = workdir.tmpfs_unavailable()
+    if reason is not None:
+        missing.append(f"no size limit for each sandbox's working directory ({reason}): only the size of each "
+                       "file is bounded, so a submission can fill the grader's disk")
+    with _lock:
+        first, _announced = not _announced, True
+    if first:
+        for line in missing:
+            log.warning("grading sandbox: %s", line)
+        if isinstance(found, cgroup.CgroupSupport):
+            log.info("grading sandbox: memory and pids limits per sandbox through %s", found.describe())
+    return missing
 
 
 def _probe(student_env: Path) -> None:

@@ -4,12 +4,17 @@ nbgrader (through nbclient) creates one :class:`SandboxedKernelManager` per note
 passes the submission's autograded folder as ``cwd``. For each kernel the manager:
 
 1. makes a throwaway root (``autograder-sandbox-*`` in the temporary directory) holding a
-   working directory with a copy of the submission's files (never its notebooks, which at
-   this point hold the hidden tests, nor anything the sandbox reported earlier) and a
-   directory for the connection file and the ZMQ ``ipc`` sockets;
+   working directory (a tmpfs of ``work_bytes``, :mod:`.workdir`) with a copy of the
+   submission's files (never its notebooks, which at this point hold the hidden tests, nor
+   anything the sandbox reported earlier) and a directory for the connection file and the
+   ZMQ ``ipc`` sockets, and a control group bounding the memory and tasks of the whole
+   sandbox (:mod:`.cgroup`);
 2. launches the student environment's ``ipykernel`` through :func:`.command.bwrap_argv`
-   with a cleared environment (``JPY_PARENT_PID`` unset, no secrets), the records file
-   ``AUTOGRADER_RECORDS`` inside the working directory, the course copy on ``PYTHONPATH``;
+   inside that group, with a cleared environment (``JPY_PARENT_PID`` unset, no secrets), the
+   records file ``AUTOGRADER_RECORDS`` inside the working directory, the course copy on
+   ``PYTHONPATH``; once the kernel answers (its sockets are bound), gives its connection
+   folder back to root, so nothing in the sandbox can add files there or rewrite the
+   connection file;
 3. interrupts by message (a signal would reach bubblewrap, not the kernel), kills the whole
    sandbox after ``wall_seconds``, and ends the kernel by killing the sandbox's first process,
    which takes every other process of the PID namespace with it;
@@ -42,13 +47,17 @@ import zmq.asyncio
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import Dict, Unicode
 
-from . import report
+from . import cgroup, report, workdir
 from .check import SandboxUnavailable, check_sandbox
 from .command import NOBODY, RECORDS_NAME, Mounts, bwrap_argv, tool, write_identity_files
-from .limits import SandboxLimits
+from .limits import GiB, MiB, SandboxLimits
 from .report import Event
 from .runtime import default_student_env, owned_tempdir, shared_course_copy, shared_fontlist
 
+WORK_FULL_MARGIN = 64 * 1024
+"""Free bytes below which the working directory counts as filled (tmpfs keeps no reserve)."""
+STARTUP_SECONDS = 60
+"""How long a kernel may take to answer after it started (nbgrader's startup_timeout is the same)."""
 MESSAGE_QUEUE = 64
 """Messages the grader queues per socket; with message_bytes this bounds its memory per kernel."""
 
@@ -68,16 +77,26 @@ def _claim(folder: Path) -> bool:
 class Box:
     """The throwaway root of one sandboxed kernel."""
 
-    def __init__(self, folder: Path | None) -> None:
+    def __init__(self, folder: Path | None, limits: SandboxLimits) -> None:
         self.root = owned_tempdir("autograder-sandbox-")
         self.work = self.root / "work"
         self.kernel = self.root / "kernel"
         self.etc = self.root / "etc"
         self.log = self.root / "kernel.log"
+        self.group: cgroup.SandboxGroup | None = None
+        self.work.mkdir()
+        try:
+            self._fill(folder, limits)
+        except BaseException:
+            self.remove()
+            raise
+
+    def _fill(self, folder: Path | None, limits: SandboxLimits) -> None:
+        self.work_bounded = workdir.tmpfs_unavailable() is None  # if not, check_sandbox said so at start-up
+        if self.work_bounded:
+            workdir.mount_tmpfs(self.work, limits.work_bytes)
         if folder is not None:
-            shutil.copytree(folder, self.work, symlinks=True, ignore=self._ignore)
-        else:
-            self.work.mkdir()
+            shutil.copytree(folder, self.work, symlinks=True, ignore=self._ignore, dirs_exist_ok=True)
         self.kernel.mkdir()
         write_identity_files(self.etc)
         os.chown(self.kernel, NOBODY, NOBODY)
@@ -85,6 +104,16 @@ class Box:
             for name in [folder, *(os.path.join(folder, n) for n in dirs + files)]:
                 os.chown(name, NOBODY, NOBODY, follow_symlinks=False)
         os.chmod(self.work, 0o755)
+        found = cgroup.support()
+        if isinstance(found, cgroup.CgroupSupport):  # if not, check_sandbox said so at start-up
+            self.group = cgroup.SandboxGroup(found, limits.sandbox_memory_bytes, limits.processes)
+
+    def seal_kernel_dir(self, connection_file: Path) -> None:
+        """The kernel has bound its sockets: from now on only root may add or change files here."""
+        for path in (self.kernel, connection_file):
+            os.chown(path, 0, 0)
+        self.kernel.chmod(0o755)
+        connection_file.chmod(0o644)
 
     @staticmethod
     def _ignore(folder: str, names: list[str]) -> set[str]:
@@ -99,7 +128,14 @@ class Box:
             return ""
 
     def remove(self) -> None:
+        workdir.unmount(self.work)
         shutil.rmtree(self.root, ignore_errors=True)
+        if self.group is not None:
+            self.group.remove()
+
+
+def size_text(n: int) -> str:
+    return f"{n / GiB:g} GiB" if n >= GiB else f"{n / MiB:g} MiB"
 
 
 def exit_event(code: int | None, limits: SandboxLimits) -> Event | None:
@@ -156,7 +192,7 @@ class SandboxedKernelManager(AsyncKernelManager):
         if self._folder is not None and _claim(self._folder):
             report.reset(self._folder)
         self._mounts_base = (env_dir.resolve(), Path(self.course_dir) if self.course_dir else shared_course_copy())
-        self._box = Box(self._folder)
+        self._box = Box(self._folder, self.sandbox_limits)
         self.transport = "ipc"
         self.ip = str(self._box.kernel / "ipc")
         self.connection_file = str(self._box.kernel / "kernel.json")
@@ -190,6 +226,8 @@ class SandboxedKernelManager(AsyncKernelManager):
         )
         program = self._student_program(kernel_cmd, student_env / "bin" / "python")
         argv = bwrap_argv(program, mounts, self.sandbox_limits, tool("bwrap"), tool("setpriv"), tool("prlimit"))  # type: ignore[arg-type]
+        if self._box.group is not None:
+            argv = self._box.group.launcher(argv, tool("sh"))  # type: ignore[arg-type]
         os.chown(self.connection_file, NOBODY, NOBODY)
         log = open(self._box.log, "wb")  # noqa: SIM115 -- the kernel's stdout and stderr, closed below
         try:
@@ -208,6 +246,23 @@ class SandboxedKernelManager(AsyncKernelManager):
         self._timer = threading.Timer(self.sandbox_limits.wall_seconds, self._wall_clock_expired)
         self._timer.daemon = True
         self._timer.start()
+
+    async def _async_post_start_kernel(self, **kw: Any) -> None:
+        await super()._async_post_start_kernel(**kw)
+        await self._seal_when_ready()
+
+    async def _seal_when_ready(self) -> None:
+        """Wait until the kernel answers (then all its sockets exist), and seal its connection folder."""
+        assert self._box is not None
+        client = self.client()
+        client.start_channels(stdin=False, hb=False, control=False)
+        try:
+            await client.wait_for_ready(timeout=STARTUP_SECONDS)
+        except RuntimeError:
+            return  # dead or silent: the caller's own wait for the kernel fails and reports it
+        finally:
+            client.stop_channels()
+        self._box.seal_kernel_dir(Path(self.connection_file))
 
     # -- interrupt, stop --------------------------------------------------------------------
 
@@ -274,11 +329,20 @@ class SandboxedKernelManager(AsyncKernelManager):
 
     def _report_end(self, box: Box) -> None:
         popen = self._popen
+        memory_kills = box.group.memory_kills() if box.group is not None else 0
+        total = size_text(self.sandbox_limits.sandbox_memory_bytes)
         if popen is not None and not self._wall_clock_hit and not self._ended_by_grader:  # the watchdog reported already
-            event = exit_event(popen.poll(), self.sandbox_limits)
+            code = popen.poll()
+            event = exit_event(code, self.sandbox_limits)
+            if event is not None and memory_kills and code == 128 + signal.SIGKILL:
+                event, memory_kills = Event(report.MEMORY_LIMIT, f"the kernel was killed: the submission's processes together used more than {total} of memory"), 0
             if event is not None:
                 self._event(event)
                 self.log.warning("sandboxed kernel: %s; its last output:\n%s", event.message, box.log_tail())
+        if memory_kills:
+            self._event(Event(report.MEMORY_LIMIT, f"{memory_kills} process(es) of the submission were killed: together they used more than {total} of memory"))
+        if box.work_bounded and workdir.free_bytes(box.work) < WORK_FULL_MARGIN:
+            self._event(Event(report.WORK_FULL, f"the submission filled its working directory ({size_text(self.sandbox_limits.work_bytes)}): writes beyond it failed", review=False))
         if self._folder is not None:
             rejected = report.collect_records(box.work / RECORDS_NAME, self._folder, self.sandbox_limits.record_bytes)
             if rejected is not None:
@@ -291,6 +355,7 @@ class SandboxedKernelManager(AsyncKernelManager):
 
     # AsyncKernelManager binds its public names to KernelManager's functions, not to overrides.
     pre_start_kernel = _async_pre_start_kernel
+    post_start_kernel = _async_post_start_kernel
     interrupt_kernel = _async_interrupt_kernel
     cleanup_resources = _async_cleanup_resources
     _launch_kernel = _async_launch_kernel

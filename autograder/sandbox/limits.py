@@ -17,16 +17,24 @@ class SandboxLimits:
     The process limits are kernel rlimits set with ``prlimit`` inside the sandbox, so they
     apply to the kernel and to every process it starts (each process separately, except
     ``processes``, which counts all processes and threads of the sandbox together).
+    ``sandbox_memory_bytes`` and ``processes`` also bound the sandbox as a whole, through a
+    control group (:mod:`.cgroup`); ``work_bytes`` bounds its working directory (:mod:`.workdir`).
     """
 
     cpu_seconds: int = 60
     """CPU time of each process: SIGXCPU at the limit, SIGKILL one second later."""
     memory_bytes: int = 2 * GiB
     """Address space of each process (RLIMIT_AS): allocations beyond it fail (MemoryError)."""
+    sandbox_memory_bytes: int = 4 * GiB
+    """Memory of the whole sandbox: all its processes, its /tmp and its working directory together
+    (a cgroup limit); beyond it the kernel's OOM killer kills one of the sandbox's processes."""
     processes: int = 64
-    """Processes and threads in the sandbox (RLIMIT_NPROC in the sandbox's own user namespace)."""
+    """Processes and threads in the sandbox (RLIMIT_NPROC in the sandbox's own user namespace, and
+    the sandbox's cgroup pids limit)."""
     file_bytes: int = 50 * 1000 * 1000
     """Largest file a sandboxed process may write (RLIMIT_FSIZE)."""
+    work_bytes: int = 256 * MiB
+    """Size of the working directory /submission (a tmpfs): all files the submission writes there."""
     open_files: int = 256
     """Open file descriptors of each process (RLIMIT_NOFILE)."""
     tmp_bytes: int = 64 * MiB

@@ -37,6 +37,8 @@ CELL_TIMEOUT = "cell_timeout"
 RECORDS_REJECTED = "records_rejected"
 OUTPUT_TRUNCATED = "output_truncated"
 MEMORY_ERROR = "memory_error"
+MEMORY_LIMIT = "memory_limit"
+WORK_FULL = "work_full"
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ import threading
 from pathlib import Path
 
 from .course import course_copy
+from .workdir import unmount_below
 
 _lock = threading.Lock()
 _shared: dict[str, Path | None] = {}
@@ -50,6 +51,7 @@ def owned_tempdir(prefix: str) -> Path:
         _swept.add(prefix)
         for folder in Path(tempfile.gettempdir()).glob(f"{prefix}*"):
             if _owner_is_gone(folder):
+                unmount_below(folder)  # a sandbox's working directory is a mount of its own
                 shutil.rmtree(folder, ignore_errors=True)
     folder = Path(tempfile.mkdtemp(prefix=prefix))
     (folder / OWNER).write_text(str(os.getpid()))
