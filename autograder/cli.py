@@ -88,12 +88,16 @@ def cmd_collect(args) -> int:
         result = collect.collect_zip(course, args.assignment, Path(args.file), Path(args.mapping) if args.mapping else None,
                                      args.pattern or collect.CANVAS_NAME)
     else:
-        result = collect.Collected([collect.accept_folder(course, args.assignment, args.student, Path(args.folder))])
+        result = collect.Collected()
+        result.receipts.append(collect.accept_folder(course, args.assignment, args.student, Path(args.folder),
+                                                     note=result.skipped.append))
     for receipt in result.receipts:
         state = "new" if receipt.new else "unchanged"
         print(f"{receipt.student}\t{receipt.assignment}\treceived {receipt.received_at.isoformat(sep=' ')} UTC\t{state}")
     for skipped in result.skipped:
         print(f"skipped: {skipped}", file=sys.stderr)
+    for collision in result.collisions:
+        print(f"collision: {collision}", file=sys.stderr)
     return 0
 
 

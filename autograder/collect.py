@@ -7,6 +7,12 @@ exact contents were collected) and writes that time into the ``timestamp.txt`` n
 Lateness is therefore decided by the receipt time and the assignment's due date, never by a file
 inside the submission.
 
+Every way in reads a student's files through one :class:`Allowance` (the same caps everywhere, counted
+while reading), and stops for no one: a file that cannot be taken (a name that is not UTF-8, say) is
+skipped with its reason, a student over the caps is skipped with the reason, and the rest of the class
+is collected. Name collisions (two uploads for one file, two LMS accounts for one student) keep the
+latest upload and are reported in :attr:`Collected.collisions`.
+
 - :func:`collect_exchange`: ``nbgrader collect`` from an nbgrader exchange, into a staging folder.
 - :func:`collect_zip`: an LMS download (Canvas names like ``smithjane_12345_678_gradient_descent.ipynb``),
   mapped to student ids through a CSV or a regular expression.
@@ -22,9 +28,14 @@ import shutil
 import subprocess
 import sys
 import zipfile
+import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO
+
+from .lmszip import open_lms_zip
 
 from .course import Course, CourseError, tool_env, utcnow, validate_assignment_id, validate_student_id
 from .record import Receipt, engine_for, receive
@@ -32,6 +43,9 @@ from .record import Receipt, engine_for, receive
 MAX_FILE_BYTES = 32 * 1024 * 1024
 MAX_TOTAL_BYTES = 128 * 1024 * 1024
 MAX_FILES = 200
+MAX_ZIP_MEMBERS = 100_000
+"""An LMS zip with more members than this is refused whole (a class's download has far fewer)."""
+CHUNK_BYTES = 1024 * 1024
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f UTC"
 
 # Canvas: <lastfirst>_[LATE_]<user id>_<attachment id>_<original file name>
@@ -42,6 +56,50 @@ CANVAS_NAME = r"^(?P<name>[^_/]+?)_(?:LATE_)?(?P<lms_id>\d+)_(?P<attachment>\d+)
 class Collected:
     receipts: list[Receipt] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # what could not be collected, and why
+    collisions: list[str] = field(default_factory=list)  # uploads that competed for one place, and which was kept
+
+
+class Allowance:
+    """What one student's submission may hold: ``files`` files, ``file_bytes`` each, ``total_bytes`` in all.
+
+    :meth:`read` counts the bytes actually read (never a declared size), and raises
+    :class:`CourseError` as soon as a cap is passed, having read at most one chunk beyond it.
+    """
+
+    def __init__(self, files: int | None = None, file_bytes: int | None = None, total_bytes: int | None = None) -> None:
+        self.max_files = MAX_FILES if files is None else files
+        self.file_bytes = MAX_FILE_BYTES if file_bytes is None else file_bytes
+        self.total_bytes = MAX_TOTAL_BYTES if total_bytes is None else total_bytes
+        self.files = 0
+        self.total = 0
+
+    def read(self, name: str, source: BinaryIO) -> bytes:
+        if self.files >= self.max_files:
+            raise CourseError(f"more than {self.max_files} files")
+        chunks, size = [], 0
+        while chunk := source.read(CHUNK_BYTES):
+            size += len(chunk)
+            if size > self.file_bytes:
+                raise CourseError(f"{name} is larger than {self.file_bytes} bytes")
+            if self.total + size > self.total_bytes:
+                raise CourseError(f"submission larger than {self.total_bytes} bytes")
+            chunks.append(chunk)
+        self.files += 1
+        self.total += size
+        return b"".join(chunks)
+
+
+def shown_name(name: str) -> str:
+    """A file name as the instructor can read it, whatever its bytes (undecodable ones escaped)."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def is_utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
 
 
 def content_hash(files: dict[str, bytes]) -> str:
@@ -51,23 +109,23 @@ def content_hash(files: dict[str, bytes]) -> str:
     return digest.hexdigest()
 
 
-def read_folder(folder: Path) -> dict[str, bytes]:
-    """A submission folder's regular files, bounded; symlinks and special files are left out."""
+def read_folder(folder: Path, note: Callable[[str], None] | None = None) -> dict[str, bytes]:
+    """A submission folder's regular files, within an :class:`Allowance`; symlinks and special files are
+    left out, and so is a file whose name is not UTF-8 (``note`` is told, with the reason)."""
     files: dict[str, bytes] = {}
-    total = 0
+    allowance = Allowance()
     for path in sorted(folder.rglob("*")):
         if path.is_symlink() or not path.is_file():
             continue
         relative = path.relative_to(folder).as_posix()
         if relative == "timestamp.txt" or any(part.startswith(".ipynb_checkpoints") for part in path.parts):
             continue
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise CourseError(f"{relative} is {size} bytes (limit {MAX_FILE_BYTES})")
-        total += size
-        if total > MAX_TOTAL_BYTES or len(files) >= MAX_FILES:
-            raise CourseError(f"submission larger than {MAX_TOTAL_BYTES} bytes or {MAX_FILES} files")
-        files[relative] = path.read_bytes()
+        if not is_utf8(relative):
+            if note is not None:
+                note(f"{shown_name(relative)}: the file name is not valid UTF-8; file skipped")
+            continue
+        with path.open("rb") as handle:
+            files[relative] = allowance.read(relative, handle)
     return files
 
 
@@ -96,8 +154,8 @@ def accept(course: Course, assignment: str, student: str, files: dict[str, bytes
 
 
 def accept_folder(course: Course, assignment: str, student: str, folder: Path, origin: str = "folder",
-                  received_at: datetime | None = None, engine=None) -> Receipt:
-    return accept(course, assignment, student, read_folder(folder), origin, received_at, engine)
+                  received_at: datetime | None = None, engine=None, note: Callable[[str], None] | None = None) -> Receipt:
+    return accept(course, assignment, student, read_folder(folder, note), origin, received_at, engine)
 
 
 # -- the nbgrader exchange ---------------------------------------------------------------------------
@@ -124,10 +182,11 @@ def collect_exchange(course: Course, assignment: str, exchange: Path | None = No
     engine = engine_for(course.db_url)
     for folder in sorted(staging.glob(f"*/{assignment}")):
         student = folder.parent.name
+        note = lambda text, student=student: result.skipped.append(f"{shown_name(student)}: {text}")  # noqa: E731
         try:
-            result.receipts.append(accept_folder(course, assignment, student, folder, "exchange", engine=engine))
-        except CourseError as error:
-            result.skipped.append(f"{student}: {error}")
+            result.receipts.append(accept_folder(course, assignment, student, folder, "exchange", engine=engine, note=note))
+        except (CourseError, OSError, UnicodeError, ValueError) as error:  # that student only: the rest is collected
+            note(str(error))
     shutil.rmtree(staging, ignore_errors=True)
     return result
 
@@ -151,47 +210,104 @@ def collect_zip(course: Course, assignment: str, archive: Path, mapping: Path | 
     """Accept every submission in an LMS zip.
 
     ``pattern`` must have a ``filename`` group, and either a ``student`` group (the student id
-    itself) or an ``lms_id``/``name`` group looked up in ``mapping``. A notebook's name in the zip may
-    differ from the assignment's (LMS renames uploads): with one notebook in the assignment, any
+    itself) or an ``lms_id``/``name`` group looked up in ``mapping``; an ``attachment`` group (the
+    LMS's upload number) ranks uploads, else the member's time in the zip does. A notebook's name in the
+    zip may differ from the assignment's (LMS renames uploads): with one notebook in the assignment, any
     ``.ipynb`` is taken as it; otherwise names are matched after removing the LMS's ``-1`` suffixes.
+
+    One student's files are read (within an :class:`Allowance`) and accepted before the next student's,
+    so the grader holds at most one student's share at a time, whatever the zip claims.
     """
     regex = re.compile(pattern)
     ids = read_mapping(mapping) if mapping else {}
     notebooks = course.notebook_names(assignment)
-    per_student: dict[str, dict[str, bytes]] = {}
     result = Collected()
-    with zipfile.ZipFile(archive) as zf:
-        members = [m for m in zf.infolist() if not m.is_dir()]
-        if len(members) > 20 * MAX_FILES:
-            raise CourseError(f"{archive.name}: too many files")
-        for member in sorted(members, key=lambda m: m.filename):
-            base = PurePosixPath(member.filename).name
-            match = regex.match(base)
-            if match is None:
-                result.skipped.append(f"{member.filename}: name does not match the pattern")
-                continue
-            groups = match.groupdict()
-            student = groups.get("student") or ids.get(groups.get("lms_id") or "") or ids.get(groups.get("name") or "")
-            if not student:
-                result.skipped.append(f"{member.filename}: no student id for it")
-                continue
-            if member.file_size > MAX_FILE_BYTES:
-                result.skipped.append(f"{member.filename}: larger than {MAX_FILE_BYTES} bytes")
-                continue
-            name = _submitted_name(groups["filename"], notebooks)
-            with zf.open(member) as handle:
-                data = handle.read(MAX_FILE_BYTES + 1)
-            if len(data) > MAX_FILE_BYTES:
-                result.skipped.append(f"{member.filename}: larger than {MAX_FILE_BYTES} bytes")
-                continue
-            per_student.setdefault(student, {})[name] = data
-    engine = engine_for(course.db_url)
-    for student, files in sorted(per_student.items()):
-        try:
-            result.receipts.append(accept(course, assignment, student, files, "zip", received_at, engine))
-        except CourseError as error:
-            result.skipped.append(f"{student}: {error}")
+    try:
+        with open_lms_zip(archive) as (zf, undecodable):
+            members = [m for m in zf.infolist() if not m.is_dir()]
+            if len(members) > MAX_ZIP_MEMBERS:
+                raise CourseError(f"{archive.name}: {len(members)} files, more than any class download ({MAX_ZIP_MEMBERS})")
+            uploads = []
+            for member in members:
+                if member.filename in undecodable:
+                    result.skipped.append(f"{undecodable[member.filename]}: the file name is not valid UTF-8; file skipped")
+                    continue
+                upload = _upload(member, regex, ids, notebooks, result)
+                if upload is not None:
+                    uploads.append(upload)
+            engine = engine_for(course.db_url)
+            for student, chosen in sorted(_latest_uploads(uploads, result).items()):
+                try:
+                    allowance = Allowance()
+                    files = {}
+                    for upload in chosen:
+                        with zf.open(upload.member) as handle:
+                            files[upload.name] = allowance.read(upload.member.filename, handle)
+                    result.receipts.append(accept(course, assignment, student, files, "zip", received_at, engine))
+                except (CourseError, zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError, EOFError, zlib.error) as error:
+                    result.skipped.append(f"{student}: {error}; nothing collected for this student")
+    except zipfile.BadZipFile as error:
+        raise CourseError(f"{archive.name} is not a readable zip: {error}") from None
     return result
+
+
+@dataclass(frozen=True)
+class Upload:
+    """One zip member that names a student, and where it goes in their submission."""
+
+    member: zipfile.ZipInfo
+    student: str
+    account: str
+    """The LMS account it came from (its id or name), or the student id itself."""
+    name: str
+    rank: tuple
+    """Later uploads rank higher: (upload number, time in the zip, member name)."""
+
+
+def _upload(member: zipfile.ZipInfo, regex: re.Pattern, ids: dict[str, str], notebooks: list[str], result: Collected) -> Upload | None:
+    base = PurePosixPath(member.filename).name
+    match = regex.match(base)
+    if match is None:
+        result.skipped.append(f"{member.filename}: name does not match the pattern")
+        return None
+    groups = match.groupdict()
+    account = groups.get("student") or groups.get("lms_id") or groups.get("name") or ""
+    student = groups.get("student") or ids.get(groups.get("lms_id") or "") or ids.get(groups.get("name") or "")
+    if not student:
+        result.skipped.append(f"{member.filename}: no student id for it")
+        return None
+    number = groups.get("attachment") or ""
+    rank = (int(number) if number.isdigit() else -1, member.date_time, member.filename)
+    return Upload(member, student, account, _submitted_name(groups["filename"], notebooks), rank)
+
+
+def _latest_uploads(uploads: list[Upload], result: Collected) -> dict[str, list[Upload]]:
+    """Each student's uploads, one per file name: the latest wins every collision, each one reported."""
+    per_student: dict[str, list[Upload]] = {}
+    for upload in uploads:
+        per_student.setdefault(upload.student, []).append(upload)
+    chosen = {}
+    for student, theirs in per_student.items():
+        accounts: dict[str, list[Upload]] = {}
+        for upload in theirs:
+            accounts.setdefault(upload.account, []).append(upload)
+        if len(accounts) > 1:  # files of two accounts are never merged
+            latest = max(accounts, key=lambda a: max(u.rank for u in accounts[a]))
+            others = sorted(a for a in accounts if a != latest)
+            dropped = sum(len(accounts[a]) for a in others)
+            result.collisions.append(
+                f"{student}: LMS accounts {', '.join(others)} and {latest} all map to this student; kept the files "
+                f"of {latest} (the latest upload), skipped {dropped} file(s) of the other account(s)")
+            theirs = accounts[latest]
+        by_name: dict[str, Upload] = {}
+        for upload in sorted(theirs, key=lambda u: u.rank):
+            if upload.name in by_name:
+                result.collisions.append(
+                    f"{student}: {by_name[upload.name].member.filename} and {upload.member.filename} are both "
+                    f"{upload.name}; kept the later upload, {upload.member.filename}")
+            by_name[upload.name] = upload
+        chosen[student] = list(by_name.values())
+    return chosen
 
 
 def _submitted_name(filename: str, notebooks: list[str]) -> str:

@@ -117,6 +117,130 @@ def test_collect_a_canvas_zip_through_a_mapping_and_a_regex(course, tmp_path):
     assert "smithjane" in {r.student for r in by_regex.receipts}
 
 
+def _canvas_zip(path, members: dict[str, bytes]):
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return path
+
+
+def test_two_lms_accounts_of_one_student_are_never_merged_and_the_latest_wins(course, tmp_path):
+    old, new = _files(course, {"solve": "none"})[f"{ASSIGNMENT}.ipynb"], _files(course)[f"{ASSIGNMENT}.ipynb"]
+    archive = _canvas_zip(tmp_path / "two.zip", {
+        "lovelaceada_111_5_toy_descent.ipynb": old, "lovelaceada_111_6_scratch.txt": b"old account",
+        "adalovelace_222_9_toy_descent.ipynb": new,
+    })
+    mapping = tmp_path / "map.csv"
+    mapping.write_text("lms_id,student_id\n111,ada2\n222,ada2\n")
+    result = collect.collect_zip(course, ASSIGNMENT, archive, mapping)
+    assert [r.student for r in result.receipts] == ["ada2"]
+    submitted = course.submitted("ada2", ASSIGNMENT)
+    assert (submitted / f"{ASSIGNMENT}.ipynb").read_bytes() == new
+    assert not (submitted / "scratch.txt").exists(), "files of the other account are not mixed in"
+    assert len(result.collisions) == 1 and "111 and 222" in result.collisions[0] and "kept the files of 222" in result.collisions[0]
+
+
+def test_of_two_attachments_the_higher_number_wins_not_the_later_string(course, tmp_path):
+    """Canvas attachment ids 9 and 10: as strings "10" < "9", as numbers 10 is the later upload."""
+    old, new = _files(course, {"solve": "none"})[f"{ASSIGNMENT}.ipynb"], _files(course)[f"{ASSIGNMENT}.ipynb"]
+    archive = _canvas_zip(tmp_path / "two.zip", {"hopper_333_10_toy_descent-1.ipynb": new, "hopper_333_9_toy_descent.ipynb": old})
+    mapping = tmp_path / "map.csv"
+    mapping.write_text("lms_id,student_id\n333,hopper\n")
+    result = collect.collect_zip(course, ASSIGNMENT, archive, mapping)
+    assert (course.submitted("hopper", ASSIGNMENT) / f"{ASSIGNMENT}.ipynb").read_bytes() == new
+    assert result.collisions == [f"hopper: hopper_333_9_toy_descent.ipynb and hopper_333_10_toy_descent-1.ipynb are both "
+                                 f"{ASSIGNMENT}.ipynb; kept the later upload, hopper_333_10_toy_descent-1.ipynb"]
+
+
+def test_a_zip_bomb_is_read_within_one_students_caps_and_stops_no_one(course, tmp_path, monkeypatch):
+    import tracemalloc
+
+    monkeypatch.setattr(collect, "MAX_TOTAL_BYTES", 16 * 2**20)
+    notebook = _files(course)[f"{ASSIGNMENT}.ipynb"]
+    bomb = {f"bomber_444_{i}_part{i}.bin": bytes(4 * 2**20) for i in range(64)}  # 256 MiB inflated, < 1 MiB zipped
+    archive = _canvas_zip(tmp_path / "bomb.zip", {**bomb, "honest_555_1_toy_descent.ipynb": notebook})
+    assert archive.stat().st_size < 2**20
+    mapping = tmp_path / "map.csv"
+    mapping.write_text("lms_id,student_id\n444,bomber\n555,honest\n")
+    tracemalloc.start()
+    try:
+        result = collect.collect_zip(course, ASSIGNMENT, archive, mapping)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 24 * 2**20, f"the grader held {peak} bytes"
+    assert [r.student for r in result.receipts] == ["honest"]
+    assert result.skipped == [f"bomber: submission larger than {16 * 2**20} bytes; nothing collected for this student"]
+    assert not course.submitted("bomber", ASSIGNMENT).exists()
+
+
+def test_a_student_with_thousands_of_files_is_skipped_alone(course, tmp_path):
+    notebook = _files(course)[f"{ASSIGNMENT}.ipynb"]
+    many = {f"flood_666_{i}_f{i}.txt": b"x" for i in range(4000)}
+    archive = _canvas_zip(tmp_path / "many.zip", {**many, "calm_777_1_toy_descent.ipynb": notebook, "calm_777_2_notes.txt": b"n"})
+    mapping = tmp_path / "map.csv"
+    mapping.write_text("lms_id,student_id\n666,flood\n777,calm\n")
+    result = collect.collect_zip(course, ASSIGNMENT, archive, mapping)
+    assert [r.student for r in result.receipts] == ["calm"], "a zip of 4,002 members is not refused whole"
+    assert result.skipped == [f"flood: more than {collect.MAX_FILES} files; nothing collected for this student"]
+
+
+def test_a_zip_name_flagged_utf8_that_is_not_skips_that_file_only(course, tmp_path):
+    notebook = _files(course)[f"{ASSIGNMENT}.ipynb"]
+    archive = tmp_path / "names.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("carol_888_1_toy_descent.ipynb", notebook)
+        zf.writestr("carol_888_2_notes\u00e9.txt", b"notes")  # a non-ASCII name: zipfile flags it UTF-8
+        zf.writestr("dave_999_1_toy_descent.ipynb", notebook)
+    data = archive.read_bytes()
+    assert data.count("notes\u00e9".encode()) == 2  # the local header and the central directory
+    archive.write_bytes(data.replace("notes\u00e9".encode(), b"notes\xff\xfe"))  # still flagged, no longer UTF-8
+    with pytest.raises(UnicodeDecodeError):
+        zipfile.ZipFile(archive)  # what stopped the whole collection before
+    mapping = tmp_path / "map.csv"
+    mapping.write_text("lms_id,student_id\n888,carol\n999,dave\n")
+    result = collect.collect_zip(course, ASSIGNMENT, archive, mapping)
+    assert sorted(r.student for r in result.receipts) == ["carol", "dave"]
+    assert result.skipped == ["carol_888_2_notes\\xff\\xfe.txt: the file name is not valid UTF-8; file skipped"]
+    assert sorted(p.name for p in course.submitted("carol", ASSIGNMENT).iterdir()) == ["timestamp.txt", f"{ASSIGNMENT}.ipynb"]
+
+
+def _with_undecodable_file(folder):
+    folder.mkdir(parents=True)
+    (folder / "notes.txt").write_text("fine")
+    with open(os.path.join(os.fsencode(folder), b"caf\xe9.txt"), "wb") as handle:
+        handle.write(b"latin-1 name")
+
+
+def test_a_folder_file_whose_name_is_not_utf8_is_skipped_with_a_reason(course, tmp_path):
+    folder = tmp_path / "erin"
+    _with_undecodable_file(folder)
+    (folder / f"{ASSIGNMENT}.ipynb").write_bytes(_files(course)[f"{ASSIGNMENT}.ipynb"])
+    notes = []
+    receipt = collect.accept_folder(course, ASSIGNMENT, "erin", folder, note=notes.append)
+    assert receipt.student == "erin"
+    assert notes == ["caf\\xe9.txt: the file name is not valid UTF-8; file skipped"]
+    assert sorted(p.name for p in course.submitted("erin", ASSIGNMENT).iterdir()) == ["notes.txt", "timestamp.txt", f"{ASSIGNMENT}.ipynb"]
+
+
+def test_one_odd_exchange_submission_stops_no_one(course, tmp_path):
+    """nbgrader's own collect from an exchange (inbound folders as nbgrader submit leaves them)."""
+    exchange = tmp_path / "exchange"
+    inbound = exchange / course.course_id / "inbound"
+    notebook = _files(course)[f"{ASSIGNMENT}.ipynb"]
+    for student in ("frank", "gwen"):
+        folder = inbound / f"{student}+{ASSIGNMENT}+2030-01-01 00:00:00.000000 UTC+abcdef"
+        if student == "gwen":
+            _with_undecodable_file(folder)
+        else:
+            folder.mkdir(parents=True)
+        (folder / f"{ASSIGNMENT}.ipynb").write_bytes(notebook)
+        (folder / "timestamp.txt").write_text("2030-01-01 00:00:00.000000 UTC")
+    result = collect.collect_exchange(course, ASSIGNMENT, exchange)
+    assert sorted(r.student for r in result.receipts) == ["frank", "gwen"]
+    assert result.skipped == ["gwen: caf\\xe9.txt: the file name is not valid UTF-8; file skipped"]
+
+
 # -- judge, inspection, feedback (no kernel) ---------------------------------------------------------
 
 def test_records_are_read_with_bounds_and_malformed_lines_are_noted(tmp_path, monkeypatch):
