@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -184,3 +185,29 @@ def test_without_cgroups_the_sandbox_says_so_and_keeps_its_per_process_limits(tm
     assert groups == [None, None], "no group made"
     assert text(nb.cells[0]).strip() == "65534" and errors(nb.cells[1]) == ["MemoryError"]
     assert json.dumps(violations(tmp_path)) == "[]"
+
+
+def test_working_directory_mounts_left_behind_are_swept(monkeypatch):
+    """A grader killed with its sandboxes leaves their tmpfs mounts: the next one unmounts and removes them,
+    also where a removal emptied the folder but could not unmount it."""
+    import subprocess
+    import tempfile
+
+    from autograder.sandbox import runtime, workdir
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    killed, half_removed = (Path(tempfile.mkdtemp(prefix="autograder-sandbox-")) for _ in range(2))
+    (killed / runtime.OWNER).write_text(str(gone.pid))
+    for leftover in (killed, half_removed):
+        (leftover / "work").mkdir()
+        workdir.mount_tmpfs(leftover / "work", MiB)
+    monkeypatch.setattr(runtime, "_swept", set())
+    fresh = runtime.owned_tempdir("autograder-sandbox-")
+    try:
+        assert not killed.exists() and not half_removed.exists()
+        assert workdir.mounts_below(killed) == workdir.mounts_below(half_removed) == []
+    finally:
+        for leftover in (killed, half_removed):
+            workdir.unmount_below(leftover)
+        shutil.rmtree(fresh)

@@ -11,7 +11,7 @@ import threading
 from pathlib import Path
 
 from .course import course_copy
-from .workdir import unmount_below
+from .workdir import mounts_below, unmount_below
 
 _lock = threading.Lock()
 _shared: dict[str, Path | None] = {}
@@ -50,7 +50,9 @@ def owned_tempdir(prefix: str) -> Path:
     if prefix not in _swept:
         _swept.add(prefix)
         for folder in Path(tempfile.gettempdir()).glob(f"{prefix}*"):
-            if _owner_is_gone(folder):
+            # A folder gets its owner file before anything is mounted below it: mounts without an
+            # owner file are what a removal that could not unmount left behind.
+            if _owner_is_gone(folder) or (not (folder / OWNER).exists() and mounts_below(folder)):
                 unmount_below(folder)  # a sandbox's working directory is a mount of its own
                 shutil.rmtree(folder, ignore_errors=True)
     folder = Path(tempfile.mkdtemp(prefix=prefix))

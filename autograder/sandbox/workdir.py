@@ -9,6 +9,7 @@ Its pages are memory, counted in the sandbox's memory limit when the sandbox wri
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import tempfile
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from .command import tool
 
+log = logging.getLogger("autograder.sandbox")
 _lock = threading.Lock()
 _support: str | None = None
 _checked = False
@@ -35,22 +37,35 @@ def mount_tmpfs(folder: Path, size_bytes: int) -> None:
         raise OSError(f"mount -t tmpfs failed: {done.stderr.strip() or done.returncode}")
 
 
-def unmount(folder: Path) -> None:
-    """Unmount ``folder``; lazily if something still holds it (the sandbox is dead by then)."""
+def unmount(folder: Path) -> bool:
+    """Unmount ``folder``, lazily if something still holds it (the sandbox is dead by then).
+
+    False (with a warning naming the folder) if it stays mounted.
+    """
     umount = tool("umount")
     if umount is None or not os.path.ismount(folder):
-        return
-    if subprocess.run([umount, str(folder)], capture_output=True, check=False).returncode != 0:
-        subprocess.run([umount, "-l", str(folder)], capture_output=True, check=False)
+        return not os.path.ismount(folder)
+    done = subprocess.run([umount, str(folder)], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        done = subprocess.run([umount, "-l", str(folder)], capture_output=True, text=True, check=False)
+    if done.returncode != 0 or os.path.ismount(folder):
+        log.warning("grading sandbox: could not unmount %s: %s", folder, done.stderr.strip() or done.returncode)
+        return False
+    return True
+
+
+def mounts_below(root: Path) -> list[Path]:
+    """Mount points at or below ``root``, deepest first."""
+    prefix = str(root.resolve())
+    with open("/proc/self/mounts", encoding="utf-8") as mounts:
+        points = [line.split()[1].replace("\\040", " ") for line in mounts]
+    return [Path(p) for p in sorted((p for p in points if p == prefix or p.startswith(prefix + "/")), reverse=True)]
 
 
 def unmount_below(root: Path) -> None:
     """Unmount every mount at or below ``root`` (a box left behind by a grader that was killed)."""
-    prefix = str(root.resolve())
-    with open("/proc/self/mounts", encoding="utf-8") as mounts:
-        points = [line.split()[1].replace("\\040", " ") for line in mounts]
-    for point in sorted((p for p in points if p == prefix or p.startswith(prefix + "/")), reverse=True):
-        unmount(Path(point))
+    for point in mounts_below(root):
+        unmount(point)
 
 
 def tmpfs_unavailable() -> str | None:
