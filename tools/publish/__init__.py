@@ -7,9 +7,21 @@ The instructor's repository holds every solution (``source/``) and every expecte
 ``binder/``, a README and a license, and the reference solutions of the chapters whose solutions
 have been released. Each publish adds one commit on top of the last, so students' nbgitpuller
 merges and ``git pull`` keep working. Nothing is committed when a leak is found.
+
+``from tools.publish import publish; publish(dest)`` does it from Python.
 """
 
-from .repository import Publication, PublishError, publish
-from .settings import StudentRepository, load_settings
+from __future__ import annotations
+
+import importlib
 
 __all__ = ["publish", "Publication", "PublishError", "StudentRepository", "load_settings"]
+_HOME = {"publish": "repository", "Publication": "repository", "PublishError": "repository",
+         "StudentRepository": "settings", "load_settings": "settings"}
+
+
+def __getattr__(name: str):
+    # Imported on use: the book build needs only .links and .settings, not the grading packages.
+    if name in _HOME:
+        return getattr(importlib.import_module(f".{_HOME[name]}", __name__), name)
+    raise AttributeError(name)
