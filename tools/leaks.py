@@ -9,6 +9,7 @@ the region markers themselves.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -70,8 +71,27 @@ def course_secret_lines(source: Path, solutions_published: tuple[str, ...] = (),
     return secret_lines(notebook_texts(private), notebook_texts(published), public)
 
 
+def _strings(value) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        value = list(value.values())
+    return [s for item in value for s in _strings(item)] if isinstance(value, list) else []
+
+
+def searchable(text: str) -> str:
+    """``text``, and for a JSON file (a notebook) its strings unescaped: ``x["a"]`` is ``x[\\"a\\"]`` in the file."""
+    if text.lstrip().startswith(("{", "[")):
+        try:
+            return text + "\n" + "\n".join(_strings(json.loads(text)))
+        except ValueError:
+            pass
+    return text
+
+
 def text_leaks(where: str, text: str, secrets: set[str]) -> list[str]:
     """``"<where>: <line>"`` for each secret line in ``text``, ``"<where>: marker"`` for each region marker."""
+    text = searchable(text)
     hits = [f"{where}: {line}" for line in secrets if line in text]
     hits += [f"{where}: marker" for marker in MARKERS if marker in text]
     return hits
