@@ -146,6 +146,7 @@ def front_matter(root: Path, repo: StudentRepository, version: str) -> dict[str,
             b"-r binder/requirements.txt\n-e .\n"),
         PINS: StudentFile(pins(root).encode()),
         "binder/postBuild": StudentFile((TEMPLATES / "binder" / "postBuild").read_bytes(), executable=True),
+        "binder/runtime.txt": StudentFile((TEMPLATES / "binder" / "runtime.txt").read_bytes()),  # requires-python
         ".gitignore": StudentFile((TEMPLATES / "gitignore").read_bytes()),
     }
 
