@@ -204,6 +204,9 @@ def test_solution_release_dates_in_the_settings(tmp_path):
     config.write_text(config.read_text().replace(f"    {FIRST}: 2027-02-15", ""))
     again = publish(dest, course, today=dt.date(2027, 2, 16))
     assert again.solutions == (FIRST,) and again.changed == (), "published solutions stay published"
+    config.write_text(config.read_text().replace("  solutions:", "  solutions:\n    ch1_gradient_decent: 2027-01-01"))
+    with pytest.raises(PublishError, match="ch1_gradient_decent"):  # a misspelt chapter is an error, not a no-op
+        publish(dest, course, today=dt.date(2027, 2, 16))
 
 
 def test_solution_notebooks_are_the_release_with_the_solution_code():

@@ -31,7 +31,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"publish: {where} is up to date (commit {result.commit[:12]}); nothing to commit")
     else:
         kind = "new repository" if result.created else f"on top of {result.previous[:12]}"
-        print(f"publish: {len(result.changed)} files changed -> {where}, commit {result.commit[:12]} ({kind})")
+        count = f"{len(result.changed)} file{'s' if len(result.changed) != 1 else ''}"
+        print(f"publish: {count} changed -> {where}, commit {result.commit[:12]} ({kind})")
+    if result.created:
+        print(f"publish: {where} starts a new history. If the student repository already exists, clone it "
+              f"into {where} instead and publish again: its history must go on, never restart.")
     if result.solutions:
         print(f"publish: solutions published for {', '.join(result.solutions)}")
     print(f"publish: push it to the student repository: git -C {where} push <remote> HEAD")

@@ -150,10 +150,11 @@ def publish(dest: Path | str = DEFAULT_DEST, root: Path | str = ROOT, solutions:
     today = today or dt.date.today()
     repo = load_settings(root)
     released = {chapter.assignment for chapter in released_chapters(root)}
-    wanted = set(solutions) | (repo.solutions_due(today) & released)
-    unknown = sorted(set(solutions) - released)
+    wanted = set(solutions) | repo.solutions_due(today)
+    unknown = sorted((set(solutions) | set(repo.solution_dates)) - released)
     if unknown:
-        raise PublishError(f"no released chapter named {', '.join(unknown)}; released: {', '.join(sorted(released))}")
+        raise PublishError(f"no released chapter named {', '.join(unknown)} (SOLUTIONS, or publish.solutions in "
+                           f"_config.yml); released: {', '.join(sorted(released))}")
     existed = dest.exists()
     head = _open(dest, repo.branch)
     before = published_solutions(dest, head)
