@@ -176,6 +176,9 @@ def test_publish_commits_nothing_when_it_would_leak(tmp_path):
         publish(dest, course)
     assert git(dest, "rev-parse", "HEAD").strip() == head
     assert git(dest, "status", "--porcelain") == "", "a refused publish leaves the repository as it was"
+    with pytest.raises(PublishError, match="nothing published"):
+        publish(tmp_path / "new-repo", course)
+    assert not (tmp_path / "new-repo").exists()
 
 
 def test_publish_refuses_a_folder_with_changes_of_its_own(tmp_path):

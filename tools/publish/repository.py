@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 import subprocess
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from autograder.sandbox.course import AUTOGRADER_PARTS, PACKAGES
 from tools.leaks import course_secret_lines, text_leaks
 
 from .content import SOLUTIONS, StudentFile, released_chapters, student_files
@@ -87,7 +89,9 @@ def student_secret_lines(root: Path, files: dict[str, StudentFile], solution_cha
     The course packages' code is public: students' code can already read every line of it in the
     grading sandbox. Published solutions are public too; hidden tests never are.
     """
-    code = [file.data.decode("utf-8", errors="replace") for path, file in files.items() if path.endswith(".py")]
+    packages = tuple(f"{name}/" for name in PACKAGES) + tuple(f"autograder/{part}" for part in AUTOGRADER_PARTS)
+    code = [file.data.decode("utf-8", errors="replace") for path, file in files.items()
+            if path.endswith(".py") and path.startswith(packages)]
     return course_secret_lines(Path(root) / "source", tuple(sorted(solution_chapters)), code)
 
 
@@ -113,6 +117,15 @@ def _write(dest: Path, files: dict[str, StudentFile]) -> None:
                          key=lambda p: len(p.parts), reverse=True):
         if not any(folder.iterdir()):
             folder.rmdir()
+
+
+def _undo(dest: Path, head: str | None, existed: bool) -> None:
+    """Back to the state before this publish (the work tree was clean then, so nothing else is lost)."""
+    if head is not None:
+        git(dest, "reset", "--quiet", "--hard", head, check=False)
+        git(dest, "clean", "--quiet", "-fd", check=False)
+    elif not existed:
+        shutil.rmtree(dest, ignore_errors=True)
 
 
 def _message(changed: list[tuple[str, str]], solutions_added: set[str], today: dt.date) -> str:
@@ -157,14 +170,14 @@ def publish(dest: Path | str = DEFAULT_DEST, root: Path | str = ROOT, solutions:
                            f"_config.yml); released: {', '.join(sorted(released))}")
     existed = dest.exists()
     head = _open(dest, repo.branch)
-    before = published_solutions(dest, head)
-    chapters = before | wanted
-    version = tomllib.loads((root / "pyproject.toml").read_text())["project"]["version"]
-    files = student_files(root, repo, chapters, version)
-    found = leaks(files, student_secret_lines(root, files, chapters))
-    if found:
-        raise PublishError("nothing published: these files would leak what students must not see:\n" + "\n".join(found[:50]))
     try:
+        before = published_solutions(dest, head)
+        chapters = before | wanted
+        version = tomllib.loads((root / "pyproject.toml").read_text())["project"]["version"]
+        files = student_files(root, repo, chapters, version)
+        found = leaks(files, student_secret_lines(root, files, chapters))
+        if found:
+            raise PublishError("nothing published: these files would leak what students must not see:\n" + "\n".join(found[:50]))
         _write(dest, files)
         git(dest, "add", "--all")
         status = git(dest, "diff", "--cached", "--name-status", "--no-renames").stdout.splitlines()
@@ -173,11 +186,7 @@ def publish(dest: Path | str = DEFAULT_DEST, root: Path | str = ROOT, solutions:
             message = _message(changed, chapters - before, today)
             git(dest, *_identity(dest, repo), "commit", "--quiet", "--no-verify", "-m", message)
     except BaseException:
-        if head is not None:
-            git(dest, "reset", "--quiet", "--hard", head, check=False)
-            git(dest, "clean", "--quiet", "-fd", check=False)
-        elif not existed:
-            subprocess.run(["rm", "-rf", str(dest)], check=False)
+        _undo(dest, head, existed)
         raise
     commit = git(dest, "rev-parse", "HEAD").stdout.strip()
     return Publication(dest, commit, head, tuple(path for _, path in changed), tuple(sorted(chapters)))
