@@ -25,7 +25,7 @@ from tools.leaks import MARKERS
 from tools.publish import PublishError, load_settings, publish
 from tools.publish.content import StudentFile
 from tools.publish.links import launch_links
-from tools.publish.repository import leaks, student_secret_lines
+from tools.publish.repository import git as run_git, leaks, student_secret_lines
 
 pytestmark = pytest.mark.slow
 
@@ -37,8 +37,7 @@ FIRST = "ch1_gradient_descent"
 
 
 def git(repo: Path, *args: str) -> str:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True, env=env).stdout
+    return run_git(repo, *args).stdout
 
 
 def scratch_course(folder: Path) -> Path:
