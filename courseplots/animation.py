@@ -33,7 +33,7 @@ COLORS = ("tab:blue", "tab:red", "tab:green", "tab:purple")
 # A frame embedded by to_jshtml(): base64 PNG, split into lines ending in a backslash.
 EMBEDDED_FRAME = re.compile(r'(data:image/png;base64,)([A-Za-z0-9+/=\\\n]+)"')
 # Line art on white needs few colours: a palette PNG is about a third of matplotlib's RGBA PNG.
-PALETTE_COLORS = 64
+PALETTE_COLORS = 128
 
 
 def animate_paths(paths: dict[str, np.ndarray], interval_ms: int = 250) -> HTML | None:
@@ -49,7 +49,7 @@ def animate_paths(paths: dict[str, np.ndarray], interval_ms: int = 250) -> HTML 
     frames = len(next(iter(paths.values())))
     if any(len(path) != frames for path in paths.values()):
         raise ValueError("every path needs the same number of points (one per frame)")
-    fig, ax = plt.subplots(figsize=(7.2, 4.4), dpi=72)
+    fig, ax = plt.subplots(figsize=(7.2, 4.4), dpi=84)
     reach = max(3.0, 1.1 * max(float(np.abs(path[:, 1]).max()) for path in paths.values()))
     plot_trajectories({}, ax=ax, ylim=(-reach, reach))  # the course's valley: contours and the minimum
     trails, balls = [], []
@@ -79,7 +79,7 @@ def animate_paths(paths: dict[str, np.ndarray], interval_ms: int = 250) -> HTML 
 def _palette_frame(match: re.Match) -> str:
     """One embedded frame re-encoded as a palette PNG (legible, and a page that loads quickly)."""
     png = base64.b64decode(match.group(2).replace("\\\n", ""))
-    image = Image.open(io.BytesIO(png)).convert("RGB").quantize(colors=PALETTE_COLORS, method=Image.Quantize.MEDIANCUT)
+    image = Image.open(io.BytesIO(png)).convert("RGB").quantize(colors=PALETTE_COLORS, method=Image.Quantize.MAXCOVERAGE)
     buffer = io.BytesIO()
     image.save(buffer, format="png", optimize=True)
     return f'{match.group(1)}{base64.b64encode(buffer.getvalue()).decode("ascii")}"'

@@ -47,7 +47,7 @@ def explorer_markup(start=VALLEY_START, alpha: float = 0.668, beta: float = 0.40
 <span>momentum β</span><input type="range" name="beta" min="0" max="0.99" step="0.001" value="{beta}" aria-label="momentum beta"><output name="beta"></output>
 </div>
 <div class="mx-presets">{presets}</div>
-<svg class="mx-valley" viewBox="0 0 600 360" role="img" aria-label="the heavy ball's path on the valley"></svg>
+<svg class="mx-valley" viewBox="0 0 600 400" role="img" aria-label="the heavy ball's path on the valley"></svg>
 <svg class="mx-directions" viewBox="0 0 600 260" role="img" aria-label="the error along each eigen-direction"></svg>
 <div class="mx-readout">(The explorer runs in the browser: open this page in the book or run the cell in Jupyter.)</div>
 </div>"""

@@ -10,7 +10,7 @@
   const LAMBDAS = [0.2, 4.0];            // the valley's Hessian eigenvalues: x1 shallow, x2 steep
   const COLORS = ["#1f77b4", "#d62728"];
   const STEPS = 60;
-  const VIEW = { x1: [-5.5, 1.5], x2: [-3.0, 3.0], width: 600, height: 360 };
+  const VIEW = { x1: [-5.5, 1.5], x2: [-4.0, 4.0], width: 600, height: 400 };
   const PLOT = { width: 600, height: 260, left: 58, right: 12, top: 14, bottom: 36, floor: -10 };
 
   function el(name, attrs, parent) {
@@ -68,14 +68,22 @@
     el("rect", { x: 0, y: 0, width: VIEW.width, height: VIEW.height, fill: "#ffffff" }, svg);
     const [cx, cy] = toScreen([0, 0]);
     const sx = VIEW.width / (VIEW.x1[1] - VIEW.x1[0]), sy = VIEW.height / (VIEW.x2[1] - VIEW.x2[0]);
-    for (const level of [0.05, 0.2, 0.5, 1, 2, 3.5, 5, 7, 9.5, 13]) {   // 0.1 x1^2 + 2 x2^2 = level
+    for (const level of [0.05, 0.2, 0.5, 1, 2, 3.5, 5, 7, 9.5, 13, 18, 24, 32]) {   // 0.1 x1^2 + 2 x2^2 = level
       el("ellipse", { cx: cx, cy: cy, rx: Math.sqrt(level / 0.1) * sx, ry: Math.sqrt(level / 2) * sy,
                       fill: "none", stroke: "#c8c8c8", "stroke-width": 1 }, svg);
     }
     el("path", { d: `M ${cx - 7} ${cy} L ${cx + 7} ${cy} M ${cx} ${cy - 7} L ${cx} ${cy + 7}`,
                  stroke: "#000", "stroke-width": 2 }, svg);
-    const label = el("text", { x: 8, y: VIEW.height - 10, "font-size": 14, fill: "#555" }, svg);
-    label.textContent = "drag the black start point";
+    for (let x1 = -5; x1 <= 1; x1++) {
+      const t = el("text", { x: toScreen([x1, 0])[0], y: VIEW.height - 6, "font-size": 12, "text-anchor": "middle", fill: "#777" }, svg);
+      t.textContent = `${x1}`;
+    }
+    for (let x2 = -3; x2 <= 3; x2++) {
+      const t = el("text", { x: 4, y: toScreen([0, x2])[1] + 4, "font-size": 12, fill: "#777" }, svg);
+      t.textContent = `${x2}`;
+    }
+    const label = el("text", { x: 28, y: 20, "font-size": 14, fill: "#555" }, svg);
+    label.textContent = "drag the black start point (x1 across, x2 up)";
   }
 
   function logTicks(group) {

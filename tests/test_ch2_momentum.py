@@ -739,7 +739,7 @@ def test_the_animation_is_legible_self_contained_and_moves(reference, monkeypatc
     frames = re.findall(r'data:image/png;base64,([A-Za-z0-9+/=]+)"', html)
     assert len(frames) == 40 and len(set(frames)) == 40  # one embedded frame per step, each different
     first = Image.open(io.BytesIO(base64.b64decode(frames[0])))
-    assert first.size == (518, 316)  # 7.2 x 4.4 in at 72 dpi: twice the old 264 x 156 px in each direction
+    assert first.size == (604, 368)  # 7.2 x 4.4 in at 84 dpi: more than twice the old 264 x 156 px each way
     assert len(html) < 1_200_000  # palette PNGs: the page stays light
     assert "http://" not in html and "https://" not in html and "<script src" not in html
     assert ".animation .fa-play::before" in html  # the icons as plain characters
@@ -969,7 +969,7 @@ def test_the_explorer_redraws_and_agrees_with_the_chapter_in_chromium(reference,
 
         # drag the start point from (-5, -2) to (-2, 2.5)
         box = page.locator(".momentum-explorer svg.mx-valley").bounding_box()
-        screen = lambda x1, x2: (box["x"] + (x1 + 5.5) / 7 * box["width"], box["y"] + (3 - x2) / 6 * box["height"])  # noqa: E731
+        screen = lambda x1, x2: (box["x"] + (x1 + 5.5) / 7 * box["width"], box["y"] + (4 - x2) / 8 * box["height"])  # noqa: E731
         page.mouse.move(*screen(-5.0, -2.0))
         page.mouse.down()
         for fraction in np.linspace(0.1, 1.0, 10):
