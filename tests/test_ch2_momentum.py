@@ -986,3 +986,20 @@ def test_the_explorer_redraws_and_agrees_with_the_chapter_in_chromium(reference,
         assert default["rho"] == pytest.approx([math.sqrt(0.9)] * 2)
         assert_explorer_matches_the_chapter(default, ns)
         assert errors == []
+
+
+def test_the_explorers_suggestions(reference):
+    """The numbers the text around the explorer states, from the chapter's heavy_ball."""
+    heavy_ball, regime = reference.namespace["heavy_ball"], reference.namespace["regime"]
+
+    def million_fold(alpha, beta):
+        distance = np.linalg.norm(heavy_ball(valley_gradient, VALLEY_START, alpha, beta, 60), axis=1)
+        below = distance <= 1e-6 * distance[0]
+        return next(k for k in range(61) if below[k:].all())
+
+    assert million_fold(0.668, 0.403) == 38 and million_fold(0.668, 0.423) == 35
+    assert regime(0.668, 0.423, 0.2) == regime(0.668, 0.423, 4.0) == "under-damped"
+    assert 0.45 * 4.0 == pytest.approx(1.8) and 1.8 > (1 + math.sqrt(0.05)) ** 2 and regime(0.45, 0.05, 4.0) == "zig-zag"
+    for beta in (0.0, 0.403, 0.9):  # past alpha = (2 + 2 beta)/4 the steep direction diverges
+        edge = (2 + 2 * beta) / 4
+        assert regime(edge * 0.99, beta, 4.0) != "diverges" and regime(edge * 1.01, beta, 4.0) == "diverges"
