@@ -45,7 +45,8 @@
     else if (disc < 0) regime = "under-damped";
     else if (trace > 0) regime = "over-damped";
     else regime = "zig-zag";
-    return { rho: rho, regime: regime };
+    const found = { rho: rho, regime: regime };
+    return found;
   }
 
   function toScreen(x) {
