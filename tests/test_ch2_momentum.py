@@ -1003,3 +1003,12 @@ def test_the_explorers_suggestions(reference):
     for beta in (0.0, 0.403, 0.9):  # past alpha = (2 + 2 beta)/4 the steep direction diverges
         edge = (2 + 2 * beta) / 4
         assert regime(edge * 0.99, beta, 4.0) != "diverges" and regime(edge * 1.01, beta, 4.0) == "diverges"
+
+
+def test_the_book_redraws_the_chapter_when_the_explorer_script_changes():
+    """The chapter's cached execution is keyed by the files it imports: the explorer's script is one."""
+    from tools.book import render
+
+    dependencies = render.local_dependencies(ROOT, code_cells()["momentum_explorer"].source + "\nimport courseplots")
+    assert ROOT / "courseplots" / "momentum_explorer.js" in dependencies
+    assert ROOT / "courseplots" / "explorer.py" in dependencies
