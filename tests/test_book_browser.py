@@ -197,6 +197,25 @@ def test_momentum_explorer_responds_on_the_chapter_page(browser, server):
         visit.close()
 
 
+# Display equations whose typeset width exceeds their box: the page cuts them off on the right.
+OVERFULL_EQUATIONS = """() => Array.from(document.querySelectorAll('main mjx-container[display="true"]')).map(c => {
+  const math = c.querySelector('mjx-math');
+  return [Math.round(math.getBoundingClientRect().width), c.clientWidth, c.textContent.slice(0, 40)];
+}).filter(([width, room]) => width > room)"""
+
+
+def test_momentum_equations_fit_the_column(browser, server):
+    chapters = [chapter_path(nb) for nb in released_notebooks() if "momentum" in nb.parent.name]
+    if not chapters:
+        pytest.skip("the momentum chapter is not released yet")
+    visit = Visit(browser, server + chapters[0])
+    try:
+        assert visit.page.locator("main mjx-container[display='true']").count() > 10
+        assert visit.page.evaluate(OVERFULL_EQUATIONS) == [], "display equations cut off on the right"
+    finally:
+        visit.close()
+
+
 def test_search_finds_the_chapters(browser, server):
     visit = Visit(browser, server + "search.html?q=momentum")
     try:
