@@ -1012,3 +1012,11 @@ def test_the_book_redraws_the_chapter_when_the_explorer_script_changes():
     dependencies = render.local_dependencies(ROOT, code_cells()["momentum_explorer"].source + "\nimport courseplots")
     assert ROOT / "courseplots" / "momentum_explorer.js" in dependencies
     assert ROOT / "courseplots" / "explorer.py" in dependencies
+
+
+def test_graded_kernels_skip_the_animation(tmp_path):
+    """The sandbox's environment sets the switch that makes animate_paths draw nothing."""
+    from autograder.sandbox.command import Mounts, sandbox_env
+
+    mounts = Mounts(*(tmp_path / name for name in ("work", "kernel", "etc", "course", "env")))
+    assert sandbox_env(mounts)[GRADING_VARIABLE] == "1"
