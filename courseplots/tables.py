@@ -61,4 +61,4 @@ class Table:
 
         head = "".join(cell("th", c, i) for i, c in enumerate(self.columns))
         body = "".join("<tr>" + "".join(cell("td", c, i) for i, c in enumerate(row)) + "</tr>" for row in self.rows)
-        return f'<table class="course-table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+        return f'<table class="table course-table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'

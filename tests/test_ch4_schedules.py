@@ -28,6 +28,7 @@ from autograder.problems import schedules as problems
 from autograder.problems.trajectories import label
 from autograder.records import decode
 from courseplots import VALLEY_HESSIAN
+import figures
 import nbtools
 from nbtools import ROOT, SOURCE, nbgrader_meta, read, run_in_process
 from slopegrad.lr_scheduler import STEP_ORDER_WARNING, LRScheduler
@@ -696,35 +697,15 @@ def markdown_text() -> str:
     return "\n".join(cell.source for cell in read(NOTEBOOK).cells if cell.cell_type == "markdown")
 
 
-def figure_of(ns, grade_id):
-    """Run a figure cell again on the reference namespace and return its figure (before it is closed)."""
-    import matplotlib.pyplot as plt
-
-    plt.close("all")
-    namespace = dict(ns, display=lambda *objects: None)
-    source = cell_source(grade_id).replace("plt.show()", "pass")
-    exec(compile(source, grade_id, "exec"), namespace)
-    fig = plt.gcf()
-    fig.canvas.draw()
-    return fig, namespace
-
-
 @pytest.mark.parametrize("grade_id", ["plot_training", "noisy_quadratic", "plot_noise_schedules"])
 def test_no_legend_covers_a_curve(ns, grade_id):
     """The legend is outside the axes, or inside without a drawn point under it."""
     import matplotlib.pyplot as plt
 
-    fig, _ = figure_of(ns, grade_id)
+    fig, _ = figures.draw_cell(cell_source(grade_id), ns, grade_id)
     try:
         (ax,) = fig.axes
-        legend = ax.get_legend().get_window_extent()
-        for line in ax.get_lines():
-            if line.get_linestyle() == "--":
-                continue  # the dashed reference lines (the floors) may pass behind the legend
-            points = ax.transData.transform(np.column_stack(line.get_data()))
-            inside = ((points[:, 0] >= legend.x0) & (points[:, 0] <= legend.x1)
-                      & (points[:, 1] >= legend.y0) & (points[:, 1] <= legend.y1))
-            assert not inside.any(), f"{grade_id}: the legend covers {line.get_label()}"
+        assert figures.lines_under(ax.get_legend().get_window_extent(), ax) == [], grade_id
     finally:
         plt.close("all")
 
@@ -860,6 +841,9 @@ def test_the_robbins_monro_runs_the_narrative_describes(ns):
             assert abs(measured[k] - moment[k]) < sampling_tolerance(mean[k], variance[k], runs), (name, k)
     floor = ns["noise_floor"](0.1)
     constant, step, harmonic, summable = (exact[name] for name in lrs)
+    # StepLR makes the very same steps as the constant rate until its first decay (the figure draws one inside the other)
+    np.testing.assert_array_equal(runs_by_name["StepLR(step_size=500, gamma=0.1) from 0.1"][:501], runs_by_name["constant 0.1"][:501])
+    assert "until its first decay, at step 500, it makes the very same steps" in markdown_text()
     assert 9 * 0.81 ** 50 < 0.01 * floor and abs(constant[50] / floor - 1) < 0.01  # at its floor from about step 50
     assert (f"{ns['noise_floor'](0.01):.1e}", f"{ns['noise_floor'](0.001):.1e}") == ("5.0e-03", "5.0e-04")
     assert abs(step[1000] / ns["noise_floor"](0.01) - 1) < 0.01  # settled within the first decayed stage

@@ -22,6 +22,7 @@ from autograder.compare import judge
 from autograder.golden import expectation, load_assignment
 from autograder.problems import training as P
 from autograder.records import decode
+import figures
 import nbtools
 from nbtools import ROOT, SOURCE, nbgrader_meta, read, run_in_process
 from slopegrad.data import DIGITS_PATH, DataLoader, load_digits, train_test_split
@@ -796,29 +797,25 @@ def test_the_sweep_of_section_7(ns):
         assert histories[0] == histories[1]
 
 
-def test_the_sweep_figure_has_its_legend_outside_the_panels_and_the_results_in_a_table(ns, reference):
+def test_the_sweep_figure_has_its_legends_clear_of_the_data_and_the_results_in_a_table(ns, reference):
     import matplotlib.pyplot as plt
 
-    plt.close("all")
     source = cell_source(FIGURE)
     assert "display(Table(" in source and "print(" not in source  # printed rows were cut off in the book
     assert "----" in reference.outcomes[FIGURE].output  # the text form of the table
-    namespace = dict(ns, display=lambda *objects: None, learning_curves=lambda make: ns["sweep"]["SGD"][1.0])
-    # the figure only, from the sweep already run: learning_curves is replaced by a lookup
-    figure_source = source.replace("plt.show()", "pass")
-    figure_source = figure_source[:figure_source.index("def learning_curves")] + figure_source[figure_source.index("# sweep[name][lr]"):]
-    namespace["sweep"] = ns["sweep"]
-    figure_source = figure_source.replace(figure_source[figure_source.index("sweep = {"):figure_source.index("final_loss = ")], "")
-    exec(compile(figure_source, FIGURE, "exec"), namespace)
-    fig = plt.gcf()
-    fig.canvas.draw()
+    # the figure only, from the sweep already run (the lines that train are left out)
+    drawing = source[source.index("final_loss = "):]
+    fig, _ = figures.draw_cell(drawing, ns, FIGURE)
     try:
         (legend,) = fig.legends
         box = legend.get_window_extent()
-        assert len(fig.axes) == 3 and [t.get_text() for t in legend.get_texts()] == ["SGD", "momentum", "Adam"]
+        assert len(fig.axes) == 4 and [t.get_text() for t in legend.get_texts()] == ["SGD", "momentum", "Adam"]
         for ax in fig.axes:
-            assert ax.get_legend() is None
-            assert not box.overlaps(ax.get_window_extent()), "the legend covers a panel"
+            assert not box.overlaps(ax.get_window_extent()), "the shared legend covers a panel"
+        *sweep_panels, best_panel = fig.axes
+        assert all(ax.get_legend() is None for ax in sweep_panels)
+        assert figures.lines_under(best_panel.get_legend().get_window_extent(), best_panel) == []
+        assert [t.get_text() for t in best_panel.get_legend().get_texts()] == ["SGD, lr 1", "momentum, lr 0.1", "Adam, lr 0.03"]
     finally:
         plt.close("all")
 
