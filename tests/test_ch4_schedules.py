@@ -859,6 +859,9 @@ def test_the_robbins_monro_runs_the_narrative_describes(ns):
     assert f"{summable[2000]:.2f}" == "1.07" and abs(summable[-1] / summable[1000] - 1) < 0.02  # frozen
     assert 9 * product ** 2 > 1.0 and np.all(summable > 1.0)  # the start is never forgotten
     # the Robbins-Monro sums of the harmonic rates: the partial sums grow like log k, their squares converge
+    # StepLR(500, 0.1) from 0.1 continued forever: a geometric series of rates, 0.1 * 500 / (1 - 0.1)
+    step_sum = sum(0.1 * 0.1 ** (k // 500) for k in range(500 * 40))
+    assert f"{step_sum:.1f}" == f"{0.1 * 500 / (1 - 0.1):.1f}" == "55.6" and "about 55.6" in markdown_text()
     harmonic_rates = 1 / np.arange(1, 10 ** 6 + 1)
     assert harmonic_rates.sum() > 14 and (harmonic_rates ** 2).sum() < math.pi ** 2 / 6
     text = markdown_text()
