@@ -675,6 +675,33 @@ def _train(make_optimizer, steps=100):
     return optimizer, np.array(losses), [w1.data.copy(), w2.data.copy(), bias.data.copy()]
 
 
+def test_the_turned_valley(ns):
+    """Section 9: per-coordinate scaling depends on the basis; gradient descent does not."""
+    run = ns["run_on_turned_valley"]
+    gd = lambda ps: ns["GradientDescent"](ps, lr=0.4)  # noqa: E731
+    adam = lambda ps: ns["Adam"](ps, lr=0.3)  # noqa: E731
+    rmsprop = lambda ps: ns["RMSprop"](ps, lr=0.05)  # noqa: E731
+    aligned = run(gd, 0)
+    for angle in (15, 45, 72, 90):  # gradient descent's path is the same in the valley's own axes
+        np.testing.assert_allclose(run(gd, angle), aligned, atol=1e-12)
+    distance = lambda make, angle: float(np.linalg.norm(run(make, angle)[-1]))  # noqa: E731
+    assert round(distance(gd, 0), 2) == round(distance(gd, 45), 2) == 0.41
+    assert (round(distance(adam, 0), 2), round(distance(adam, 45), 2)) == (0.89, 2.47)
+    assert (round(distance(rmsprop, 0), 2), round(distance(rmsprop, 45), 2)) == (1.25, 3.53)
+    assert distance(adam, 90) == pytest.approx(distance(adam, 0), rel=1e-12)  # axes swapped: aligned again
+    # the aligned case is the valley of section 9, and torch.optim.Adam agrees on the turned one
+    np.testing.assert_allclose(run(adam, 0), run_on_valley(adam, steps=30), rtol=1e-12)
+    turn = ns["rotation"](45)
+    hessian = turn @ np.diag([0.2, 4.0]) @ turn.T
+    x = torch.tensor(turn @ np.array([-5.0, -2.0]), requires_grad=True)
+    optimizer = torch.optim.Adam([x], lr=0.3)
+    for _ in range(30):
+        optimizer.zero_grad()
+        x.grad = torch.tensor(hessian) @ x.detach()
+        optimizer.step()
+    np.testing.assert_allclose(x.detach().numpy() @ turn, run(adam, 45)[-1], rtol=1e-10)
+
+
 def test_the_seeds_example_call_runs_as_written(ns):
     Adam = ns["Adam"]
     optimizer, losses, weights = _train(lambda ps: Adam(ps, learning_rate=0.001, beta1=0.9, beta2=0.999))
