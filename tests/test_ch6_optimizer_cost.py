@@ -433,6 +433,12 @@ def test_the_reference_adam_update_makes_33_passes():
     assert counts == {"operations": 14, "reads": 19, "writes": 14, "passes": 33}
     assert counts["passes"] * 4 == 132 and round(132 / 28, 1) == 4.7
     assert 100 * counts["operations"] == 1400  # the loop over 100 tensors
+    # five of the writes are in place (m and v twice each, then the parameter): nine fresh temporaries,
+    # nine arrays of 4 MB per step at P = 10^6 in one call over the flat array (section 3)
+    body = nbtools.cell_source(nbtools.SOURCE / "ch3_adam" / "adam.ipynb", "adam_update").split("### BEGIN SOLUTION")[1]
+    in_place = sum(line.strip().startswith(("exp_avg *=", "exp_avg +=", "exp_avg_sq *=", "exp_avg_sq +=", "param -="))
+                   for line in body.splitlines())
+    assert in_place == 5 and counts["writes"] - in_place == 9 and 10**6 * 4 == 4_000_000
     assert count_passes(lambda p, g, s: numpy_inplace_update(p, g, s, **options))["passes"] < 33
 
 
