@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import re
 import io
@@ -66,6 +67,8 @@ class Run:
 def run_in_process(path: Path, replace: dict[str, str] | None = None, cwd: Path | None = None) -> Run:
     """Execute every code cell in order in one fresh namespace; return each cell's outcome.
 
+    As in a kernel, a cell that calls ``check`` reports every check and fails at its end if one failed.
+
     Keys are nbgrader ``grade_id``s (``cell-<index>`` for cells without one). ``replace`` maps a
     ``grade_id`` to source that runs instead (to inject a student's mistake).
     """
@@ -90,7 +93,7 @@ def run_in_process(path: Path, replace: dict[str, str] | None = None, cwd: Path 
             error = None
             try:
                 with contextlib.redirect_stdout(buffer):
-                    exec(compile(source, f"<{path.name}:{key}>", "exec"), namespace)
+                    exec(compile(as_in_a_kernel(source), f"<{path.name}:{key}>", "exec"), namespace)
             except Exception as exc:  # noqa: BLE001 - the outcome records it
                 error = exc
             outcomes[key] = Outcome(meta.get("grade_id"), float(meta.get("points", 0) or 0), error, buffer.getvalue())
@@ -100,6 +103,13 @@ def run_in_process(path: Path, replace: dict[str, str] | None = None, cwd: Path 
     if replace:
         raise KeyError(f"no cells with grade_id {sorted(replace)} in {path.name}")
     return Run(outcomes, namespace)
+
+
+def as_in_a_kernel(source: str) -> ast.Module:
+    """The cell as the course's kernels run it: a cell that calls ``check`` reports all its checks."""
+    from autograder.checks import ReportCellChecksTogether
+
+    return ReportCellChecksTogether().visit(ast.parse(source))
 
 
 def code_cells(path: Path) -> dict:

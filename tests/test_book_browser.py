@@ -228,3 +228,21 @@ def test_search_finds_the_chapters(browser, server):
         assert visit.blocked == [] and visit.errors == [], (visit.blocked, visit.errors)
     finally:
         visit.close()
+
+
+# The text MathJax gives screen readers for each typeset formula: a backslash in it is TeX shown raw
+# (``\text{max\_norm}`` keeps its backslash in text mode; ``\mathrm{max\_norm}`` does not).
+TEX_SHOWN_RAW_SCRIPT = """() => Array.from(document.querySelectorAll('mjx-assistive-mml'))
+  .map(e => e.textContent).filter(t => t.includes('\\\\'))"""
+
+
+@pytest.mark.parametrize("path", [chapter_path(nb) for nb in released_notebooks()])
+def test_typeset_math_shows_no_tex_backslash(browser, server, path):
+    visit = Visit(browser, server + path)
+    try:
+        assert visit.page.locator("mjx-assistive-mml").count() > 0, "MathJax gave no assistive MathML to inspect"
+        assert visit.page.evaluate(TEX_SHOWN_RAW_SCRIPT) == []
+        planted = visit.page.evaluate("() => MathJax.tex2mml('\\\\text{max\\\\_norm}')")
+        assert "max\\_norm" in planted  # the check would see the defect it looks for
+    finally:
+        visit.close()

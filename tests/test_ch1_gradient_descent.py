@@ -367,6 +367,35 @@ def test_the_valley_numbers(reference):
     assert analysis["optimal"] == pytest.approx(optimal, rel=1e-15) and analysis["rate"] == pytest.approx(19 / 21, rel=1e-15)
 
 
+def test_where_the_quadratic_model_stops(reference):
+    """Section 3's caveat: f(a, b) = (ab - 1)^2 / 2 has a degenerate minimum at every point of ab = 1,
+    and which one gradient descent reaches depends on 2/alpha."""
+
+    def hessian(a, b):  # of (ab - 1)^2 / 2: (b, a)(b, a)^T + (ab - 1) [[0, 1], [1, 0]]
+        return np.outer([b, a], [b, a]) + (a * b - 1) * np.array([[0.0, 1.0], [1.0, 0.0]])
+
+    for a, b, sharpness in ((1.0, 1.0, 2.0), (1 / 6, 6.0, 36.03)):
+        eigenvalues = np.linalg.eigvalsh(hessian(a, b))
+        assert eigenvalues[0] == pytest.approx(0.0, abs=1e-12)  # flat along the hyperbola
+        assert round(eigenvalues[1], 2) == sharpness == round(a * a + b * b, 2)
+    # the Hessian is exact: compare with finite differences of the gradient
+    gradient = lambda p: (p[0] * p[1] - 1) * np.array([p[1], p[0]])  # noqa: E731
+    point, h = np.array([0.7, 1.9]), 1e-6
+    numeric = np.stack([(gradient(point + h * e) - gradient(point - h * e)) / (2 * h) for e in np.eye(2)])
+    np.testing.assert_allclose(numeric, hessian(*point), rtol=1e-7)
+    descend = reference.namespace["descend_on_hyperbola"]
+    near = descend(0.1, 6.0, 0.01)
+    far = descend(0.1, 6.0, 0.1)
+    assert 0.1**2 + 6.0**2 == pytest.approx(36.01)
+    for a, b in (near, far):
+        assert a * b == pytest.approx(1.0, abs=1e-12)  # both are minima
+    assert round(near[0] ** 2 + near[1] ** 2, 2) == 36.04 < 2 / 0.01  # settles next to its start
+    assert round(far[0] ** 2 + far[1] ** 2, 2) == 13.09 < 2 / 0.1 < 36.04  # pushed to a flatter minimum
+    assert (round(far[0], 4), round(far[1], 4)) == (3.6071, 0.2772)
+    printed = reference.outcomes[next(k for k, o in reference.outcomes.items() if "sharpness a^2 + b^2" in o.output)].output
+    assert "sharpness a^2 + b^2 = 36.04, 2/alpha = 200" in printed and "sharpness a^2 + b^2 = 13.09, 2/alpha = 20" in printed
+
+
 def test_the_paths_the_narrative_describes(reference):
     descend = reference.namespace["gradient_descent"]
 
