@@ -4,6 +4,7 @@
     course-grade --course DIR collect exchange ASSIGNMENT [--exchange ROOT]
     course-grade --course DIR collect zip ASSIGNMENT FILE.zip (--mapping MAP.csv | --pattern REGEX)
     course-grade --course DIR collect folder ASSIGNMENT STUDENT FOLDER
+    course-grade --course DIR collect homes ASSIGNMENT PATTERN [--student S ...]
     course-grade --course DIR grade [ASSIGNMENT...] [--jobs N] [--unsafe-no-sandbox] [--regrade]
     course-grade --course DIR status [ASSIGNMENT...]
     course-grade --course DIR feedback [ASSIGNMENT...]
@@ -87,6 +88,8 @@ def cmd_collect(args) -> int:
     elif args.origin == "zip":
         result = collect.collect_zip(course, args.assignment, Path(args.file), Path(args.mapping) if args.mapping else None,
                                      args.pattern or collect.CANVAS_NAME)
+    elif args.origin == "homes":
+        result = collect.collect_homes(course, args.assignment, args.pattern, args.student)
     else:
         result = collect.Collected([collect.accept_folder(course, args.assignment, args.student, Path(args.folder))])
     for receipt in result.receipts:
@@ -201,6 +204,10 @@ def parser() -> argparse.ArgumentParser:
     fo.add_argument("assignment")
     fo.add_argument("student")
     fo.add_argument("folder")
+    ho = origins.add_parser("homes", help="each student's notebooks from their home folder (a hub's deadline snapshot)")
+    ho.add_argument("assignment")
+    ho.add_argument("pattern", help="folder with {student} (and optionally {assignment}), e.g. /srv/homes/{student}/course/release/{assignment}")
+    ho.add_argument("--student", action="append", help="only these students (default: every folder that matches)")
     sub.set_defaults(run=cmd_collect)
 
     sub = commands.add_parser("grade", help="grade collected submissions (skips those already graded)")
