@@ -1,0 +1,71 @@
+"""The course on the hub: its grading folder, its assignments released to the exchange, the student repository.
+
+The instructor's side of the term: the course folder is an ``autograder`` course (``course-grade``
+works in it), each chapter is released to the exchange (nbgrader's assignment list submits only
+assignments that are released), and students pull the student repository with nbgitpuller.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import urlencode
+
+from autograder.course import Course, CourseError, default_golden, tool_env
+from autograder.pipeline import prepare
+
+from .settings import ROOT, HubSettings
+
+
+def grading_course(settings: HubSettings, source: Path = ROOT / "source") -> Course:
+    return Course(root=settings.course_dir, source=source, golden=default_golden(), course_id=settings.course_id,
+                  exchange=settings.exchange_root)
+
+
+def release(settings: HubSettings, assignments: list[str]) -> Course:
+    """Prepare the course folder and release ``assignments`` to the exchange (``nbgrader release_assignment``)."""
+    course = grading_course(settings)
+    prepare(course, assignments)
+    course.save_settings()
+    for assignment in assignments:
+        done = subprocess.run(
+            [sys.executable, "-m", "nbgrader", "release_assignment", assignment, "--force", "--log-level=ERROR",
+             f"--Exchange.root={settings.exchange_root}", f"--CourseDirectory.course_id={settings.course_id}"],
+            cwd=course.root, env=tool_env(), capture_output=True, text=True, timeout=600)
+        if done.returncode != 0:
+            raise CourseError(f"nbgrader release_assignment {assignment} failed:\n{done.stdout[-1500:]}{done.stderr[-1500:]}")
+    return course
+
+
+def serve_repository(published: Path, where: Path) -> Path:
+    """A clone of the published student repository that every account can read (what nbgitpuller pulls).
+
+    Students' git refuses a repository owned by another account unless it is a ``safe.directory``
+    of theirs: :func:`trust_repository` writes that into each home's ``.gitconfig``.
+    """
+    if not (published / ".git").exists():
+        raise CourseError(f"{published} is not a git repository: publish the student repository first")
+    if where.exists():
+        subprocess.run(["git", "-C", str(where), "pull", "--quiet", "--ff-only"], check=True, capture_output=True)
+    else:
+        where.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["git", "clone", "--quiet", str(published), str(where)], check=True, capture_output=True)
+    subprocess.run(["chmod", "-R", "a+rX", str(where)], check=True)
+    return where
+
+
+def trust_repository(home: Path, repository: Path, uid: int, gid: int) -> None:
+    import os
+
+    config = home / ".gitconfig"
+    config.write_text(f"[safe]\n\tdirectory = {repository}\n\tdirectory = {repository}/.git\n"
+                      "[user]\n\tname = Course student\n\temail = student@localhost\n")
+    os.chown(config, uid, gid)
+
+
+def pull_link(settings: HubSettings, repository: Path, notebook: str, branch: str = "main") -> str:
+    """The nbgitpuller link that clones (or merges) the student repository and opens ``notebook`` in JupyterLab."""
+    query = urlencode({"repo": str(repository), "branch": branch, "urlpath": f"lab/tree/{repository.name}/{notebook}"},
+                      safe="/")
+    return f"{settings.url}/hub/user-redirect/git-pull?{query}"
