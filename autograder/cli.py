@@ -8,6 +8,7 @@
     course-grade --course DIR grade [ASSIGNMENT...] [--jobs N] [--unsafe-no-sandbox] [--regrade]
     course-grade --course DIR status [ASSIGNMENT...]
     course-grade --course DIR feedback [ASSIGNMENT...]
+    course-grade --course DIR release-feedback [ASSIGNMENT...] [--exchange-root ROOT]
     course-grade --course DIR export [--nbgrader-csv F] [--canvas-csv F] [--roster R] [--canvas-id A=ID]
     course-grade demo [--dest .state/demo-course] [--jobs N] [--unsafe-no-sandbox]
 
@@ -144,6 +145,18 @@ def cmd_feedback(args) -> int:
     return 0
 
 
+def cmd_release_feedback(args) -> int:
+    from .release_feedback import release_feedback
+
+    course = load_course(args)
+    for assignment in _assignments(course, args.assignments):
+        result = release_feedback(course, assignment)
+        print(f"{assignment}: {len(result.pages)} feedback page(s) released to the exchange")
+        for skipped in result.skipped:
+            print(f"skipped: {skipped}", file=sys.stderr)
+    return 0
+
+
 def cmd_export(args) -> int:
     from . import export
 
@@ -222,6 +235,10 @@ def parser() -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=text)
         sub.add_argument("assignments", nargs="*")
         sub.set_defaults(run=run)
+
+    sub = commands.add_parser("release-feedback", help="write the feedback and release it to the nbgrader exchange")
+    sub.add_argument("assignments", nargs="*")
+    sub.set_defaults(run=cmd_release_feedback)
 
     sub = commands.add_parser("export", help="nbgrader CSV and Canvas CSV")
     sub.add_argument("assignments", nargs="*")

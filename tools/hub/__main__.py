@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
-import pwd
 import secrets
 import signal
 import sys
@@ -12,7 +10,7 @@ from pathlib import Path
 
 from autograder.course import CourseError
 
-from .course import pull_link, release, serve_repository, trust_repository
+from .course import prepare_homes, pull_link, release, serve_repository
 from .run import HubError, ensure_proxy, prepare, start
 from .settings import ROOT, HubSettings
 
@@ -47,13 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         assignments = sorted(p.name for p in (ROOT / "source").iterdir() if p.is_dir())
         release(settings, assignments)
         repository = serve_repository(Path(args.student_repo), Path(args.state).resolve() / "repos" / "student-repo")
-        for user in settings.users:
-            account = pwd.getpwnam(user)
-            home = settings.homes_dir / user
-            home.mkdir(exist_ok=True)
-            os.chown(home, account.pw_uid, account.pw_gid)
-            home.chmod(0o700)
-            trust_repository(home, repository, account.pw_uid, account.pw_gid)
+        prepare_homes(settings, repository)
         hub = start(settings)
     except (HubError, CourseError, OSError) as error:
         print(f"make hub: {error}", file=sys.stderr)

@@ -7,6 +7,8 @@ assignments that are released), and students pull the student repository with nb
 
 from __future__ import annotations
 
+import os
+import pwd
 import subprocess
 import sys
 from pathlib import Path
@@ -42,7 +44,7 @@ def serve_repository(published: Path, where: Path) -> Path:
     """A clone of the published student repository that every account can read (what nbgitpuller pulls).
 
     Students' git refuses a repository owned by another account unless it is a ``safe.directory``
-    of theirs: :func:`trust_repository` writes that into each home's ``.gitconfig``.
+    of theirs: :func:`prepare_homes` writes that into each home's ``.gitconfig``.
     """
     if not (published / ".git").exists():
         raise CourseError(f"{published} is not a git repository: publish the student repository first")
@@ -55,13 +57,18 @@ def serve_repository(published: Path, where: Path) -> Path:
     return where
 
 
-def trust_repository(home: Path, repository: Path, uid: int, gid: int) -> None:
-    import os
-
-    config = home / ".gitconfig"
-    config.write_text(f"[safe]\n\tdirectory = {repository}\n\tdirectory = {repository}/.git\n"
-                      "[user]\n\tname = Course student\n\temail = student@localhost\n")
-    os.chown(config, uid, gid)
+def prepare_homes(settings: HubSettings, repository: Path) -> None:
+    """Each user's home on the hub (theirs alone, 0700), trusting the served student repository."""
+    for user in settings.users:
+        account = pwd.getpwnam(user)
+        home = settings.homes_dir / user
+        home.mkdir(exist_ok=True)
+        os.chown(home, account.pw_uid, account.pw_gid)
+        home.chmod(0o700)
+        config = home / ".gitconfig"
+        config.write_text(f"[safe]\n\tdirectory = {repository}\n\tdirectory = {repository}/.git\n"
+                          "[user]\n\tname = Course student\n\temail = student@localhost\n")
+        os.chown(config, account.pw_uid, account.pw_gid)
 
 
 def pull_link(settings: HubSettings, repository: Path, notebook: str, branch: str = "main") -> str:

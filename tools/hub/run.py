@@ -6,6 +6,7 @@ and :meth:`RunningHub.stop` ends it (the hub stops its proxy and every single-us
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import shutil
@@ -32,16 +33,18 @@ def ensure_proxy(npm_dir: Path) -> Path:
     wanted = hashlib.sha256(b"".join(p.read_bytes() for p in manifest)).hexdigest()
     binary = npm_dir / "node_modules" / ".bin" / "configurable-http-proxy"
     stamp = npm_dir / "installed.sha256"
-    if binary.exists() and stamp.is_file() and stamp.read_text() == wanted:
-        return binary
-    npm = shutil.which("npm")
-    if npm is None:
-        raise HubError("npm is needed once to install configurable-http-proxy (package-lock.json)")
     npm_dir.mkdir(parents=True, exist_ok=True)
-    for path in manifest:
-        shutil.copy2(path, npm_dir / path.name)
-    subprocess.run([npm, "ci", "--prefix", str(npm_dir), "--no-audit", "--no-fund", "--loglevel=error"], check=True)
-    stamp.write_text(wanted)
+    with open(npm_dir.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # two hubs starting at once install it once
+        if binary.exists() and stamp.is_file() and stamp.read_text() == wanted:
+            return binary
+        npm = shutil.which("npm")
+        if npm is None:
+            raise HubError("npm is needed once to install configurable-http-proxy (package-lock.json)")
+        for path in manifest:
+            shutil.copy2(path, npm_dir / path.name)
+        subprocess.run([npm, "ci", "--prefix", str(npm_dir), "--no-audit", "--no-fund", "--loglevel=error"], check=True)
+        stamp.write_text(wanted)
     return binary
 
 
