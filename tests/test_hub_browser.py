@@ -204,13 +204,12 @@ def _fetch_feedback(page, name: str):
     view = page.locator("#submitted_assignments_list a:has-text('view feedback')").first
     view.wait_for(timeout=WAIT)
     _shot(page, f"{name}-assignment-list")
-    with page.expect_popup() as popup_info:
-        view.click()
-    feedback = popup_info.value
-    feedback.wait_for_load_state()
-    feedback.wait_for_selector("text=Score:", timeout=WAIT)
-    _shot(feedback, name)
-    return feedback.content(), feedback.inner_text("body")
+    view.click()  # the file browser goes to the fetched feedback's folder; the student opens the page
+    page.locator(".jp-DirListing-item", has_text=f"{NOTEBOOK}.html").first.dblclick()
+    frame = page.frame_locator(".jp-HTMLViewer iframe").first
+    frame.locator("text=Score:").wait_for(timeout=WAIT)
+    _shot(page, name)
+    return frame.locator("html").inner_html(), frame.locator("body").inner_text()
 
 
 def _student_works(browser, hub: Hub, student: str, answer: str, step: str):

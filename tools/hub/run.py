@@ -96,6 +96,9 @@ class RunningHub:
                 self.process.wait()
         _end_orphaned_proxy(self.settings.state_dir / "jupyterhub-proxy.pid")
 
+    def log_tail(self, chars: int = 4000) -> str:
+        return self.log.read_text(errors="replace")[-chars:] if self.log.is_file() else ""
+
 
 def _end_orphaned_proxy(pid_file: Path) -> None:
     """A hub that died without cleaning up leaves its proxy (its own session) running: end it."""
@@ -110,9 +113,6 @@ def _end_orphaned_proxy(pid_file: Path) -> None:
         except ProcessLookupError:
             pass
     pid_file.unlink(missing_ok=True)
-
-    def log_tail(self, chars: int = 4000) -> str:
-        return self.log.read_text(errors="replace")[-chars:] if self.log.is_file() else ""
 
 
 def start(settings: HubSettings, timeout: float = 180) -> RunningHub:
