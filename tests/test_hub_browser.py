@@ -184,7 +184,11 @@ def _validate(page, name: str) -> str:
 
 def _assignment_list(page):
     page.click("li.lm-MenuBar-item:has-text('Nbgrader')")
-    page.click(".lm-Menu-item:has-text('Assignment List')")
+    menu = page.locator(".lm-Menu").last
+    menu.locator(".lm-Menu-item", has_text="Assignment List").wait_for()
+    # a student's Lab has the assignment list and validation, never the formgrader or the assignment creator
+    assert not [t for t in menu.inner_text().splitlines() if "Formgrader" in t or "Create Assignment" in t], menu.inner_text()
+    menu.locator(".lm-Menu-item", has_text="Assignment List").click()
     page.wait_for_selector(f"#fetched_assignments_list:has-text('{ASSIGNMENT}')", timeout=WAIT)
 
 
@@ -257,6 +261,9 @@ def test_a_term_pull_work_submit_grade_and_fetch_feedback_in_the_browser(hub):
         first, page1 = _student_works(browser, hub, STUDENTS[0], RIGHT, "student1")
         _visible_test_cell(page1).locator(".jp-OutputArea-output", has_text="passed: ch1_gradient_descent.step_in_place").wait_for(timeout=WAIT)
         _shot(page1, "student1-2-visible-tests-pass")
+        user_url = f"{hub.settings.url}/user/{STUDENTS[0]}"
+        assert page1.request.get(f"{user_url}/formgrader/api/assignments").status == 404, "formgrader is on for a student"
+        assert page1.request.get(f"{user_url}/assignments?course_id={COURSE_ID}").ok
         _save(page1)
         report = _validate(page1, "student1-3-validate")
         # the first exercise passes its visible tests; the first failure is exercise 2, not done yet
