@@ -1,4 +1,5 @@
-"""``course-grade collect homes``: notebooks from students' home folders, with receipt times, one student at a time."""
+"""``course-grade collect homes`` (notebooks from students' home folders, receipt times, one student at a time) and
+``course-grade release-feedback`` (pages to the exchange under the submission secret's name)."""
 
 from __future__ import annotations
 
@@ -74,3 +75,33 @@ def test_the_command_line_collects_homes_and_rejects_a_pattern_without_a_student
     with pytest.raises(CourseError):
         collect.collect_homes(course, ASSIGNMENT, str(homes / "x{student}"))
     assert os.path.isdir(homes)
+
+
+# -- feedback back through the exchange --------------------------------------------------------------
+
+def test_release_feedback_names_each_page_after_the_submission_secret_and_skips_submissions_without_one(course, tmp_path):
+    from nbgrader.utils import notebook_hash
+
+    from autograder import judge
+    from autograder.record import Outcome, open_gradebook, record
+    from autograder.release_feedback import release_feedback
+
+    exchange = tmp_path / "exchange"
+    (exchange / course.course_id / "feedback").mkdir(parents=True)
+    secret = "a1b2" * 32
+    collect.accept(course, ASSIGNMENT, "gil", {f"{ASSIGNMENT}.ipynb": _notebook(course), "submission_secret.txt": secret.encode()},
+                   "exchange")
+    collect.accept(course, ASSIGNMENT, "hal", {f"{ASSIGNMENT}.ipynb": _notebook(course)}, "zip")
+    the_plan = judge.plan(course.source_notebooks(ASSIGNMENT), ASSIGNMENT, course.golden)
+    verdict = judge.judge(the_plan, judge.Records({}, []), course.golden)
+    with open_gradebook(course) as gb:
+        for student in ("gil", "hal"):
+            record(gb, Outcome(ASSIGNMENT, student, verdict, [], "h", utcnow()))
+    result = release_feedback(course, ASSIGNMENT, exchange)
+    expected = exchange / course.course_id / "feedback" / f"{notebook_hash(secret=secret, notebook_id=ASSIGNMENT)}.html"
+    assert expected in result.pages
+    assert "Student gil" in expected.read_text() and oct(expected.stat().st_mode & 0o777) == "0o644"
+    assert any(s.startswith("hal: not submitted through the exchange") for s in result.skipped)
+    assert not list((exchange / course.course_id / "feedback").glob(".*"))  # no partial page left behind
+    with pytest.raises(CourseError):
+        release_feedback(course, ASSIGNMENT, tmp_path / "no-exchange")

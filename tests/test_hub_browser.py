@@ -113,17 +113,23 @@ def hub():
         assignment_dir="student-repo/release", proxy_command=ensure_proxy(ROOT / ".state" / "course-hub" / "npm"),
         port=port, hub_port=hub_port, proxy_api_port=api_port, service_port=service_port, demo_password=password,
     )
-    prepare(settings)
-    release(settings, [ASSIGNMENT])
-    repository = serve_repository(_student_repository(top), top / "repos" / "student-repo")
-    prepare_homes(settings, repository)
-    running = start(settings)
+    try:
+        prepare(settings)
+        release(settings, [ASSIGNMENT])
+        repository = serve_repository(_student_repository(top), top / "repos" / "student-repo")
+        prepare_homes(settings, repository)
+        running = start(settings)
+    except BaseException:
+        shutil.rmtree(top, ignore_errors=True)
+        raise
     try:
         yield Hub(settings, repository, password, top)
     finally:
-        running.stop()
-        (ARTIFACTS / "jupyterhub.log").write_text(running.log_tail(200_000))
-        shutil.rmtree(top, ignore_errors=True)
+        try:
+            running.stop()
+            (ARTIFACTS / "jupyterhub.log").write_text(running.log_tail(200_000))
+        finally:
+            shutil.rmtree(top, ignore_errors=True)
 
 
 # -- what a student does in the browser ---------------------------------------------------------------
