@@ -88,7 +88,8 @@ $(STUDENT_VENV)/.installed: requirements/student.txt
 
 # The students' environment on the course hub (deploy/jupyterhub/singleuser.txt): built from the
 # distribution's Python, which every account can run, with requirements/dev.txt as constraints; the
-# course packages on top, and the hub's Jupyter settings for students in its etc/jupyter.
+# course packages on top (built from a copy: nothing is written into the checkout), and the hub's
+# Jupyter settings for students in its etc/jupyter.
 HUB_VENV := .venv-hub
 HUB_PYTHON ?= /usr/bin/python3.11
 .PHONY: hub-env hub
@@ -99,7 +100,8 @@ $(HUB_VENV)/.installed: requirements/dev.txt requirements/student.txt deploy/jup
 	$(HUB_PYTHON) -m venv $(HUB_VENV)
 	grep -v '^soupsieve==' requirements/dev.txt > $(HUB_VENV)/constraints.txt
 	$(HUB_VENV)/bin/python -m pip install -qq --require-virtualenv -c $(HUB_VENV)/constraints.txt -r deploy/jupyterhub/singleuser.txt
-	$(HUB_VENV)/bin/python -m pip install -qq --require-virtualenv --no-deps .
+	copy=$$(mktemp -d) && cp -r pyproject.toml README.md slopegrad courseplots autograder $$copy/ && \
+	  $(HUB_VENV)/bin/python -m pip install -qq --require-virtualenv --no-deps $$copy && rm -rf $$copy
 	cp -r deploy/jupyterhub/etc/jupyter/. $(HUB_VENV)/etc/jupyter/
 	$(HUB_VENV)/bin/python -m pip check
 	chmod -R a+rX $(HUB_VENV)
@@ -117,4 +119,4 @@ bench: venv
 	$(PY) -m bench
 
 clean:
-	rm -rf $(VENV) $(STUDENT_VENV) $(STATE) _build .pytest_cache bench/results.json
+	rm -rf $(VENV) $(STUDENT_VENV) $(HUB_VENV) $(STATE) _build .pytest_cache bench/results.json
