@@ -37,6 +37,14 @@ release: venv
 book: venv release
 	$(PY) -m tools.book build
 
+# The student repository (tools/publish): release/, the packages graded cells import, the student pins,
+# binder/, a README and a license, in _build/student-repo with one new commit per publish (push it to
+# repository.url of _config.yml). SOLUTIONS=ch1_gradient_descent[,...] adds those reference solutions.
+SOLUTIONS ?=
+.PHONY: publish
+publish: venv release
+	$(PY) -m tools.publish $(if $(SOLUTIONS),--solutions $(SOLUTIONS))
+
 # The bundled demo class (autograder/demo), graded in the sandbox: builds .state/demo-course/, grades
 # every submission with a progress bar and prints the summary table. A rerun grades only what changed.
 .PHONY: grade-demo
@@ -88,20 +96,21 @@ $(STUDENT_VENV)/.installed: requirements/student.txt
 
 # The students' environment on the course hub (deploy/jupyterhub/singleuser.txt): built from the
 # distribution's Python, which every account can run, with requirements/dev.txt as constraints; the
-# course packages on top (built from a copy: nothing is written into the checkout), and the hub's
-# Jupyter settings for students in its etc/jupyter.
+# course packages on top, from (a clone of) the published student repository, as a hub image would
+# install them; and the hub's Jupyter settings for students in its etc/jupyter.
 HUB_VENV := .venv-hub
 HUB_PYTHON ?= /usr/bin/python3.11
 .PHONY: hub-env hub
-hub-env: $(HUB_VENV)/.installed
+hub-env: publish
+	$(MAKE) $(HUB_VENV)/.installed
 
-$(HUB_VENV)/.installed: requirements/dev.txt requirements/student.txt deploy/jupyterhub/singleuser.txt $(wildcard deploy/jupyterhub/etc/jupyter/*.* deploy/jupyterhub/etc/jupyter/*/*)
+$(HUB_VENV)/.installed: requirements/dev.txt requirements/student.txt deploy/jupyterhub/singleuser.txt _build/student-repo/.git/HEAD $(wildcard _build/student-repo/.git/refs/heads/*) $(wildcard deploy/jupyterhub/etc/jupyter/*.* deploy/jupyterhub/etc/jupyter/*/*)
 	rm -rf $(HUB_VENV)
 	$(HUB_PYTHON) -m venv $(HUB_VENV)
 	grep -v '^soupsieve==' requirements/dev.txt > $(HUB_VENV)/constraints.txt
 	$(HUB_VENV)/bin/python -m pip install -qq --require-virtualenv -c $(HUB_VENV)/constraints.txt -r deploy/jupyterhub/singleuser.txt
-	copy=$$(mktemp -d) && cp -r pyproject.toml README.md slopegrad courseplots autograder $$copy/ && \
-	  $(HUB_VENV)/bin/python -m pip install -qq --require-virtualenv --no-deps $$copy && rm -rf $$copy
+	copy=$$(mktemp -d) && git clone --quiet _build/student-repo $$copy/repo && \
+	  $(HUB_VENV)/bin/python -m pip install -qq --require-virtualenv --no-deps $$copy/repo && rm -rf $$copy
 	cp -r deploy/jupyterhub/etc/jupyter/. $(HUB_VENV)/etc/jupyter/
 	$(HUB_VENV)/bin/python -m pip check
 	chmod -R a+rX $(HUB_VENV)
@@ -118,5 +127,7 @@ test: system venv student-env hub-env
 bench: venv
 	$(PY) -m bench
 
+# Keeps _build/student-repo: its history is what students' clones follow.
 clean:
-	rm -rf $(VENV) $(STUDENT_VENV) $(HUB_VENV) $(STATE) _build .pytest_cache bench/results.json
+	rm -rf $(VENV) $(STUDENT_VENV) $(HUB_VENV) $(STATE) .pytest_cache bench/results.json
+	if [ -d _build ]; then find _build -mindepth 1 -maxdepth 1 ! -name student-repo -exec rm -rf {} +; fi

@@ -7,5 +7,8 @@ like with like (as d2l does across its optimization chapter).
 
 from .valley import VALLEY_HESSIAN, VALLEY_START, valley, valley_gradient, run_on_valley
 from .contours import plot_trajectories
+from .animation import animate_paths
+from .explorer import momentum_explorer
 
-__all__ = ["VALLEY_HESSIAN", "VALLEY_START", "valley", "valley_gradient", "run_on_valley", "plot_trajectories"]
+__all__ = ["VALLEY_HESSIAN", "VALLEY_START", "valley", "valley_gradient", "run_on_valley", "plot_trajectories",
+           "animate_paths", "momentum_explorer"]

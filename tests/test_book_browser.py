@@ -2,7 +2,7 @@
 
 Every request that does not go to the local test server is blocked (and recorded: there must be
 none). Each page must typeset its math with the site's own MathJax, load every image, and log no
-error; the momentum animation's controls must work; search must find the chapters. Screenshots
+error; the momentum animation's controls and explorer must work; search must find the chapters. Screenshots
 of the front page and of one chapter are saved in _build/test-artifacts/.
 """
 
@@ -166,6 +166,52 @@ def test_momentum_animation_plays_offline(browser, server):
         assert slider.input_value() == "0" and image.get_attribute("src") == first
         assert visit.blocked == [] and visit.errors == [], (visit.blocked, visit.errors)
         animation.screenshot(path=str(ARTIFACTS / "momentum-animation.png"))
+    finally:
+        visit.close()
+
+
+def test_momentum_explorer_responds_on_the_chapter_page(browser, server):
+    """The explorer's script runs on the built page: a slider redraws the path (its numbers are
+    compared with the chapter's Python in tests/test_ch2_momentum.py)."""
+    chapters = [chapter_path(nb) for nb in released_notebooks() if "momentum" in nb.parent.name]
+    if not chapters:
+        pytest.skip("the momentum chapter is not released yet")
+    visit = Visit(browser, server + chapters[0])
+    try:
+        page = visit.page
+        explorer = page.locator(".momentum-explorer")
+        assert explorer.count() == 1 and explorer.get_attribute("data-ready") == "1", "the explorer's script did not run"
+        explorer.scroll_into_view_if_needed()
+        drawn = page.locator(".momentum-explorer polyline.mx-path")
+        before, path = drawn.get_attribute("points"), explorer.get_attribute("data-path")
+        assert len(before.split()) == 61 and path.startswith("[[-5,-2],")
+        page.locator(".momentum-explorer input[name=beta]").focus()
+        for _ in range(20):
+            page.keyboard.press("ArrowRight")
+        assert explorer.get_attribute("data-beta") == "0.423"
+        assert drawn.get_attribute("points") != before and explorer.get_attribute("data-path") != path
+        assert visit.blocked == [] and visit.errors == [], (visit.blocked, visit.errors)
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        explorer.screenshot(path=str(ARTIFACTS / "momentum-explorer.png"))
+    finally:
+        visit.close()
+
+
+# Display equations whose typeset width exceeds their box: the page cuts them off on the right.
+OVERFULL_EQUATIONS = """() => Array.from(document.querySelectorAll('main mjx-container[display="true"]')).map(c => {
+  const math = c.querySelector('mjx-math');
+  return [Math.round(math.getBoundingClientRect().width), c.clientWidth, c.textContent.slice(0, 40)];
+}).filter(([width, room]) => width > room)"""
+
+
+def test_momentum_equations_fit_the_column(browser, server):
+    chapters = [chapter_path(nb) for nb in released_notebooks() if "momentum" in nb.parent.name]
+    if not chapters:
+        pytest.skip("the momentum chapter is not released yet")
+    visit = Visit(browser, server + chapters[0])
+    try:
+        assert visit.page.locator("main mjx-container[display='true']").count() > 10
+        assert visit.page.evaluate(OVERFULL_EQUATIONS) == [], "display equations cut off on the right"
     finally:
         visit.close()
 

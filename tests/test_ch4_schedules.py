@@ -28,6 +28,7 @@ from autograder.problems import schedules as problems
 from autograder.problems.trajectories import label
 from autograder.records import decode
 from courseplots import VALLEY_HESSIAN
+import figures
 import nbtools
 from nbtools import ROOT, SOURCE, nbgrader_meta, read, run_in_process
 from slopegrad.lr_scheduler import STEP_ORDER_WARNING, LRScheduler
@@ -43,7 +44,7 @@ GOLDEN = ROOT / "autograder" / "golden" / f"{ASSIGNMENT}.json"
 VISIBLE = {"test_steplr_visible", "test_cosine_visible", "test_linear_visible", "test_sequential_visible"}
 HIDDEN = {"test_steplr_hidden", "test_cosine_hidden", "test_linear_hidden", "test_sequential_hidden"}
 EXERCISES = {"steplr", "cosine", "linear_warmup", "sequential"}
-FIGURES = {"plot_schedules", "plot_training", "plot_valley"}
+FIGURES = {"plot_schedules", "plot_training", "plot_noise_schedules", "plot_valley"}
 FAST = {grade_id: "pass" for grade_id in FIGURES}  # no check depends on the figures
 ON_TORCH = recorder.ON_TORCH
 
@@ -683,6 +684,38 @@ def test_the_training_curves_the_narrative_describes(ns):
         assert 10 * schedule[-1] < min(constant_fast[-1], constant_slow[-1])  # ends ten times lower than either
     # constant 0.1 is close after a few epochs, then stalls: it never gets as low as any schedule ends
     assert constant_fast[5] < 1e-2 and np.min(constant_fast[5:]) > max(s[-1] for s in curves.values())
+    # constant 0.01 stays above constant 0.1 until the very last epoch, where it ends below it
+    assert np.all(constant_slow[1:-1] > constant_fast[1:-1]) and constant_slow[-1] < constant_fast[-1]
+    assert (f"{constant_slow[-1]:.2e}", f"{constant_fast[-1]:.2e}") == ("3.68e-03", "5.78e-03")
+    assert (f"{np.min(constant_fast[5:]):.0e}", f"{np.max(constant_fast[5:]):.0e}") == ("2e-04", "6e-03")
+    text = markdown_text()
+    assert "(3.68e-3 against 5.78e-3)" in text and "between about 2e-4 and 6e-3 from epoch 5" in text
+    assert "has not caught up" not in text
+
+
+def markdown_text() -> str:
+    return "\n".join(cell.source for cell in read(NOTEBOOK).cells if cell.cell_type == "markdown")
+
+
+@pytest.mark.parametrize("grade_id", ["plot_training", "noisy_quadratic", "plot_noise_schedules"])
+def test_no_legend_covers_a_curve(ns, grade_id):
+    """The legend is outside the axes, or inside without a drawn point under it."""
+    import matplotlib.pyplot as plt
+
+    fig, _ = figures.draw_cell(cell_source(grade_id), ns, grade_id)
+    try:
+        (ax,) = fig.axes
+        assert figures.lines_under(ax.get_legend().get_window_extent(), ax) == [], grade_id
+    finally:
+        plt.close("all")
+
+
+def test_result_tables_are_tables(reference):
+    """Printed rows wider than the page were cut off in the book: results come as Table objects."""
+    for grade_id in ("plot_training", "noisy_quadratic", "plot_noise_schedules"):
+        source = cell_source(grade_id)
+        assert "display(Table(" in source and "print(" not in source, grade_id
+        assert "----" in reference.outcomes[grade_id].output  # the text form of the table
 
 
 def test_the_valley_the_narrative_describes(ns):
@@ -698,3 +731,141 @@ def test_the_valley_the_narrative_describes(ns):
     assert abs(ends["constant"][0]) < min(abs(ends["step"][0]), abs(ends["cosine"][0]))  # further along x1
     assert max(abs(ends["step"][1]), abs(ends["cosine"][1])) < abs(ends["constant"][1]) / 100  # x2 damped sooner
     assert all(len(path) == 21 for path in paths.values())
+
+
+# ------------------------------------------------ Section 9: the noise floor and Robbins-Monro
+# A sample mean of N squares of independent Gaussians N(m, v) has mean m^2 + v and standard deviation
+# sqrt((2 v^2 + 4 m^2 v) / N). Every comparison with a simulation below allows SIGMAS of those standard
+# deviations: by the central limit theorem (N >= 2000 here) a correct formula misses it with probability
+# about 2e-9 per comparison, so a different seed or platform would not make these tests flaky.
+SIGMAS = 6.0
+
+
+def exact_second_moment(lrs, curvature, noise, start):
+    """E[x_k^2] for k = 0..len(lrs) of x <- (1 - lr_k curvature) x - lr_k noise xi_k, from the
+    recursions of the mean and the variance (no closed form involved)."""
+    mean, variance = [start], [0.0]
+    for lr in lrs:
+        mean.append((1 - lr * curvature) * mean[-1])
+        variance.append((1 - lr * curvature) ** 2 * variance[-1] + lr ** 2 * noise ** 2)
+    mean, variance = np.array(mean), np.array(variance)
+    return mean ** 2 + variance, mean, variance
+
+
+def sampling_tolerance(mean, variance, runs):
+    return SIGMAS * np.sqrt((2 * variance ** 2 + 4 * mean ** 2 * variance) / runs)
+
+
+def test_the_noise_floor_formula_is_the_fixed_point_of_the_variance_recursion(ns):
+    noise_floor = ns["noise_floor"]
+    for lr, curvature, noise in [(0.5, 1.0, 1.0), (0.1, 1.0, 1.0), (0.02, 1.0, 1.0), (0.3, 4.0, 0.5), (1.5, 1.0, 2.0)]:
+        floor = noise_floor(lr, curvature, noise)
+        assert math.isclose(floor, (1 - lr * curvature) ** 2 * floor + lr ** 2 * noise ** 2, rel_tol=1e-12)
+        assert math.isclose(floor, lr ** 2 * noise ** 2 / (1 - (1 - lr * curvature) ** 2), rel_tol=1e-12)
+        # the path from a fixed start: (1 - a l)^(2k) x0^2 + floor (1 - (1 - a l)^(2k))
+        moment, _, _ = exact_second_moment([lr] * 60, curvature, noise, start=3.0)
+        r2k = (1 - lr * curvature) ** (2 * np.arange(61))
+        np.testing.assert_allclose(moment, r2k * 9.0 + floor * (1 - r2k), rtol=1e-12)
+        # the expected loss curvature / 2 * floor = lr noise^2 / (2 (2 - lr curvature))
+        assert math.isclose(curvature / 2 * floor, lr * noise ** 2 / (2 * (2 - lr * curvature)), rel_tol=1e-12)
+    # proportional to the rate when lr * curvature is small; unbounded as lr * curvature -> 2
+    assert math.isclose(noise_floor(1e-4) / noise_floor(1e-5), 10, rel_tol=1e-4)
+    assert noise_floor(1.999) > 1000
+    assert [f"{noise_floor(lr):.4f}" for lr in (0.5, 0.1, 0.02)] == ["0.3333", "0.0526", "0.0101"]
+    assert round(noise_floor(0.1) / noise_floor(0.02)) == 5
+    text = markdown_text()
+    assert "$0.3333$, $0.0526$ and $0.0101$" in text and "about five times more steps" in text
+
+
+@pytest.mark.parametrize("lr, curvature, noise", [(0.5, 1.0, 1.0), (0.1, 1.0, 1.0), (0.3, 4.0, 0.5), (1.5, 1.0, 2.0)])
+def test_the_noise_floor_formula_matches_a_simulation(lr, curvature, noise):
+    """An independent simulation (plain NumPy, 20,000 runs): the stationary variance, and the path to it."""
+    runs, steps = 20_000, 300
+    rng = np.random.default_rng(2026)
+    x = np.full(runs, 2.0)
+    checkpoints = {}
+    for k in range(1, steps + 1):
+        x = x - lr * (curvature * x + noise * rng.standard_normal(runs))
+        if k in (1, 3, 10, steps):
+            checkpoints[k] = np.mean(x ** 2)
+    moment, mean, variance = exact_second_moment([lr] * steps, curvature, noise, start=2.0)
+    for k, measured in checkpoints.items():
+        assert abs(measured - moment[k]) < sampling_tolerance(mean[k], variance[k], runs), (k, measured, moment[k])
+    floor = lr * noise ** 2 / (curvature * (2 - lr * curvature))
+    assert abs(variance[steps] / floor - 1) < 1e-9  # stationary by the last step
+    assert abs(checkpoints[steps] / floor - 1) < SIGMAS * math.sqrt(2 / runs)
+
+
+def test_the_notebooks_floor_runs_match_the_formula(ns):
+    runs, start, curvature, noise = ns["RUNS"], ns["START"], ns["CURVATURE"], ns["NOISE"]
+    assert (runs, start, curvature, noise) == (2000, 3.0, 1.0, 1.0) and ns["FLOOR_STEPS"] == 400
+    assert f"{math.sqrt(2 / runs):.1%}" == "3.2%"
+    for lr, measured in ns["floor_runs"].items():
+        moment, mean, variance = exact_second_moment([lr] * 400, curvature, noise, start)
+        assert len(measured) == 401 and measured[0] == start ** 2
+        for k in (1, 5, 20, 100, 400):
+            assert abs(measured[k] - moment[k]) < sampling_tolerance(mean[k], variance[k], runs), (lr, k)
+        assert math.isclose(variance[400], ns["noise_floor"](lr), rel_tol=1e-6)  # at the floor by step 400
+
+
+def test_the_robbins_monro_runs_the_narrative_describes(ns):
+    steps, runs = ns["ROBBINS_MONRO_STEPS"], ns["RUNS"]
+    assert steps == 2000
+    lrs = {
+        "constant 0.1": [0.1] * steps,
+        "StepLR(step_size=500, gamma=0.1) from 0.1": [0.1 * 0.1 ** (k // 500) for k in range(steps)],
+        "1/(k+1): both conditions": [1 / (k + 1) for k in range(steps)],
+        "0.1 (10/(k+10))^2: finite sum": [0.1 * (10 / (k + 10)) ** 2 for k in range(steps)],
+    }
+    runs_by_name = ns["robbins_monro_runs"]
+    assert list(runs_by_name) == list(lrs)
+    exact = {}
+    for name, schedule in lrs.items():
+        # the scheduler's rates are the ones intended, step by step
+        seen = []
+        optimizer = problems.PlainSGD([Parameter(np.zeros(1))], lr=schedule[0])
+        make = {"StepLR(step_size=500, gamma=0.1) from 0.1": lambda o: ns["StepLR"](o, step_size=500, gamma=0.1),
+                "1/(k+1): both conditions": lambda o: ns["InverseTimeLR"](o, k0=1),
+                "0.1 (10/(k+10))^2: finite sum": lambda o: ns["InverseTimeLR"](o, k0=10, power=2)}.get(name)
+        scheduler = make(optimizer) if make else None
+        for _ in range(steps):
+            seen.append(optimizer.param_groups[0]["lr"])
+            optimizer.step()
+            if scheduler:
+                scheduler.step()
+        np.testing.assert_allclose(seen, schedule, rtol=1e-12)
+        moment, mean, variance = exact_second_moment(schedule, 1.0, 1.0, 3.0)
+        exact[name] = moment
+        measured = runs_by_name[name]
+        for k in (1, 10, 50, 500, 1000, 1500, 2000):
+            assert abs(measured[k] - moment[k]) < sampling_tolerance(mean[k], variance[k], runs), (name, k)
+    floor = ns["noise_floor"](0.1)
+    constant, step, harmonic, summable = (exact[name] for name in lrs)
+    # StepLR makes the very same steps as the constant rate until its first decay (the figure draws one inside the other)
+    np.testing.assert_array_equal(runs_by_name["StepLR(step_size=500, gamma=0.1) from 0.1"][:501], runs_by_name["constant 0.1"][:501])
+    assert "until its first decay, at step 500, it makes the very same steps" in markdown_text()
+    assert 9 * 0.81 ** 50 < 0.01 * floor and abs(constant[50] / floor - 1) < 0.01  # at its floor from about step 50
+    assert (f"{ns['noise_floor'](0.01):.1e}", f"{ns['noise_floor'](0.001):.1e}") == ("5.0e-03", "5.0e-04")
+    assert abs(step[1000] / ns["noise_floor"](0.01) - 1) < 0.01  # settled within the first decayed stage
+    assert f"{step[1500]:.1e}" == "2.2e-03" and f"{step[2000]:.1e}" == "2.0e-03"  # expectations; the runs measure them
+    # exactly 1/k: x_1 = -xi_0 and x_k = -(xi_0 + ... + xi_{k-1}) / k
+    np.testing.assert_allclose(harmonic[1:] * np.arange(1, steps + 1), 1.0, rtol=1e-12)
+    assert f"{harmonic[2000]:.0e}" == "5e-04"
+    assert 95 < floor / harmonic[2000] < 110 and round(step[2000] / harmonic[2000]) == 4  # about a hundred, four
+    assert np.all(np.diff(harmonic[10:]) < 0)  # still falling
+    rate_sum = sum(0.1 * (10 / (k + 10)) ** 2 for k in range(1_000_000))
+    product = np.prod([1 - 0.1 * (10 / (k + 10)) ** 2 for k in range(1_000_000)])
+    assert f"{rate_sum:.2f}" == "1.05" and f"{product:.2f}" == "0.34"
+    assert f"{summable[2000]:.2f}" == "1.07" and abs(summable[-1] / summable[1000] - 1) < 0.02  # frozen
+    assert 9 * product ** 2 > 1.0 and np.all(summable > 1.0)  # the start is never forgotten
+    # the Robbins-Monro sums of the harmonic rates: the partial sums grow like log k, their squares converge
+    # StepLR(500, 0.1) from 0.1 continued forever: a geometric series of rates, 0.1 * 500 / (1 - 0.1)
+    step_sum = sum(0.1 * 0.1 ** (k // 500) for k in range(500 * 40))
+    assert f"{step_sum:.1f}" == f"{0.1 * 500 / (1 - 0.1):.1f}" == "55.6" and "about 55.6" in markdown_text()
+    harmonic_rates = 1 / np.arange(1, 10 ** 6 + 1)
+    assert harmonic_rates.sum() > 14 and (harmonic_rates ** 2).sum() < math.pi ** 2 / 6
+    text = markdown_text()
+    for stated in ("$5.0\\cdot10^{-3}$", "$2.2\\cdot10^{-3}$", "$2.0\\cdot10^{-3}$", "whose variance is $\\sigma^2/k$", "$5\\cdot 10^{-4}$ at step 2,000",
+                   "a hundred times", "floor $5.0\\cdot10^{-4}$", "four times below `StepLR`", "\\approx 1.07$", "add up to about 1.05", "about $0.34$",
+                   "only about 1.05"):
+        assert stated in text, stated

@@ -22,6 +22,7 @@ from autograder.compare import judge
 from autograder.golden import expectation, load_assignment
 from autograder.problems import training as P
 from autograder.records import decode
+import figures
 import nbtools
 from nbtools import ROOT, SOURCE, nbgrader_meta, read, run_in_process
 from slopegrad.data import DIGITS_PATH, DataLoader, load_digits, train_test_split
@@ -726,29 +727,53 @@ def test_the_numbers_of_sections_5_and_6(ns, split):
     assert "[2.2745, 2.0834, 1.9356]" in cell_source("train")
 
 
-def test_the_comparison_of_section_7(ns):
+def test_the_sweep_of_section_7(ns):
+    """Every number the sweep's narrative states, from the runs the figure draws."""
     text = markdown()
-    curves = ns["curves"]
-    assert list(curves) == ["SGD(lr=0.1)", "SGD(lr=0.1, momentum=0.9)", "SGD(lr=0.01, momentum=0.9)", "Adam(lr=0.01)"]
-    sgd, momentum, slow_momentum, adam = (curves[k] for k in curves)
+    lrs, names = ns["SWEEP_LRS"], list(ns["OPTIMIZERS"])
+    assert lrs == [0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0] and names == ["SGD", "momentum", "Adam"]
+    assert ns["SWEEP_EPOCHS"] == 3 and ns["MOMENTUM"] == 0.9 and 3 * 45 == 135
+    assert "rates 0.003, 0.01, 0.03, 0.1, 0.3, 1 and 3" in text and "21 runs" in text and len(lrs) * len(names) == 21
+    sweep, loss, accuracy = ns["sweep"], ns["final_loss"], ns["final_accuracy"]
+    for name in names:
+        for i, lr in enumerate(lrs):
+            losses, accuracies = sweep[name][lr]
+            assert len(losses) == len(accuracies) == 3
+            assert loss[name][i] == losses[-1] and accuracy[name][i] == accuracies[-1]
+    sgd, momentum, adam = (dict(zip(lrs, loss[name])) for name in names)
+    accuracy = {name: dict(zip(lrs, accuracy[name])) for name in names}
+    # the best rates, by the loss of the third epoch
+    assert ns["best_lr"] == {"SGD": 1.0, "momentum": 0.1, "Adam": 0.03}
+    assert "best rates are 1 for plain SGD, 0.1 for momentum and 0.03 for Adam" in text
+    # below the window: plain SGD at 0.003 no better than ln 10; far above: near chance
+    assert f"{sgd[0.003]:.3f}" == "2.318" and sgd[0.003] > math.log(10) and "loss of 2.318" in text
+    near_chance = [accuracy["SGD"][3.0], accuracy["momentum"][1.0], accuracy["momentum"][3.0], accuracy["Adam"][1.0], accuracy["Adam"][3.0]]
+    assert max(near_chance) < 0.12 and "accuracy below 12%" in text
+    assert min(accuracy["SGD"][lr] for lr in (0.3, 1.0)) > 0.9 and accuracy["momentum"][0.3] > 0.9  # the others train
+    # momentum at lr and plain SGD at 10 lr within a factor 1.5, for lr from 0.003 to 0.1
+    for lr, ten_lr in ((0.003, 0.03), (0.01, 0.1), (0.03, 0.3), (0.1, 1.0)):
+        assert 1 / 1.5 < momentum[lr] / sgd[ten_lr] < 1.5, lr
+    assert not 1 / 1.5 < momentum[0.3] / sgd[3.0] < 1.5  # where the effective steps part
+    assert (f"{sgd[1.0]:.3f}", f"{momentum[0.1]:.3f}") == ("0.238", "0.167") and "ends at 0.238" in text and "at 0.167" in text
+    # momentum at 0.3 still trains where plain SGD at 3 fails; the curvature ratio (1 + beta) / (1 - beta)
+    assert f"{momentum[0.3]:.3f}" == "0.328" and momentum[0.3] < 0.5 < math.log(10) < sgd[3.0]
+    def heavy_ball_radius(step_times_curvature, beta=0.9):  # Chapter 2's iteration matrix, alpha * lambda given
+        return max(abs(np.linalg.eigvals([[beta, 1.0], [-beta * step_times_curvature, 1 - step_times_curvature]])))
 
-    def epochs_to(losses, level=0.4):
-        return int(np.argmax(losses < level)) + 1
-
-    # momentum below 0.4 after 2 epochs, plain SGD needs 7
-    assert epochs_to(momentum[0]) == 2 and epochs_to(sgd[0]) == 7 and epochs_to(adam[0]) == 2
-    # momentum with lr 0.01 ends within 3% of plain SGD with lr 0.1, after starting more slowly
-    assert abs(slow_momentum[0][-1] - sgd[0][-1]) / sgd[0][-1] < 0.03 and slow_momentum[0][1] > sgd[0][1]
-    # plain SGD with lr 1.0 = 0.1 / (1 - 0.9) gets below 0.25 in 3 epochs, as momentum with lr 0.1; lr 0.1 not in 10
-    big_step = ns["learning_curves"](lambda params: ns["SGD"](params, lr=1.0))
-    assert epochs_to(big_step[0], 0.25) == epochs_to(momentum[0], 0.25) == 3 and np.all(sgd[0] >= 0.25)
-    # Adam stays within a factor 1.3 of momentum (lr 0.1) at every epoch, and has the best final accuracy, > 97 %
-    ratio = adam[0] / momentum[0]
-    assert np.all(ratio < 1.3) and np.all(ratio > 1 / 1.3)
-    finals = {k: v[1][-1] for k, v in curves.items()}
-    assert max(finals, key=finals.get) == "Adam(lr=0.01)" and finals["Adam(lr=0.01)"] > 0.97
-    assert min(finals.values()) > 0.93
+    assert heavy_ball_radius(2 * 1.9 - 1e-6) < 1 < heavy_ball_radius(2 * 1.9 + 1e-6)  # stable iff alpha lambda < 2 (1 + beta)
+    assert round((2 * (1 + 0.9) / (1 - 0.9)) / 2, 9) == 19 and "= 19$ times larger" in text
+    # Adam: 0.01 to 0.1 within a factor 1.5 of its best, the lowest loss of the sweep
+    assert f"{adam[0.03]:.3f}" == "0.151" and adam[0.03] == min(min(v) for v in loss.values())
+    assert all(adam[lr] < 1.5 * adam[0.03] for lr in (0.01, 0.03, 0.1)) and adam[0.003] > 1.5 * adam[0.03]
+    default_adam = ns["learning_curves"](lambda params: ns["Adam"](params, lr=0.001))[0]
+    assert f"{default_adam[-1]:.2f}" == "1.64" and "loss of 1.64 after 3 epochs" in text
+    # the accuracies at the best rates
+    best = [accuracy[name][ns["best_lr"][name]] for name in names]
+    assert [f"{100 * a:.1f}%" for a in best] == ["95.5%", "95.0%", "96.1%"] and "(95.5%, 95.0% and 96.1%)" in text
+    assert abs(min(best) - 0.95) < 0.001
     assert f"{100 / 357:.2f}" == "0.28" and "0.28" in text
+    summary = text[text.index("## Summary"):]
+    assert "1 for plain SGD, 0.1 for momentum" in summary and "0.03 for\n  Adam" in summary
     # the heavy ball's step under a constant gradient approaches lr/(1 - beta) * g = 0.1 * g
     w = Parameter(np.zeros(1))
     optimizer = ns["SGD"]([w], lr=0.01, momentum=0.9)
@@ -770,5 +795,33 @@ def test_the_comparison_of_section_7(ns):
                 losses += ns["train"](model, loader, optimizer, scheduler, epochs)["loss"]
             histories.append(losses)
         assert histories[0] == histories[1]
-    assert "below 0.4 after 2 epochs" in text and "less than 3%" in text and "factor 1.3" in text
-    assert "above 97%" in text and "above 93%" in text and "below a loss of 0.25 in 3" in text
+
+
+def test_the_sweep_figure_has_its_legends_clear_of_the_data_and_the_results_in_a_table(ns, reference):
+    import matplotlib.pyplot as plt
+
+    source = cell_source(FIGURE)
+    assert "display(Table(" in source and "print(" not in source  # printed rows were cut off in the book
+    assert "----" in reference.outcomes[FIGURE].output  # the text form of the table
+    # the figure only, from the sweep already run (the lines that train are left out)
+    drawing = source[source.index("final_loss = "):]
+    fig, _ = figures.draw_cell(drawing, ns, FIGURE)
+    try:
+        (legend,) = fig.legends
+        box = legend.get_window_extent()
+        assert len(fig.axes) == 4 and [t.get_text() for t in legend.get_texts()] == ["SGD", "momentum", "Adam"]
+        for ax in fig.axes:
+            assert not box.overlaps(ax.get_window_extent()), "the shared legend covers a panel"
+        *sweep_panels, best_panel = fig.axes
+        assert all(ax.get_legend() is None for ax in sweep_panels)
+        assert figures.lines_under(best_panel.get_legend().get_window_extent(), best_panel) == []
+        assert [t.get_text() for t in best_panel.get_legend().get_texts()] == ["SGD, lr 1", "momentum, lr 0.1", "Adam, lr 0.03"]
+    finally:
+        plt.close("all")
+
+
+def test_the_sweeps_cost_is_bounded():
+    """The book executes this notebook: the sweep stays at 21 runs of 3 epochs, 63 epochs in all."""
+    source = cell_source(FIGURE)
+    assert "SWEEP_EPOCHS = 3" in source and "SWEEP_LRS = [0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0]" in source
+    assert source.count("learning_curves(") == 2  # the definition and the one call per (optimizer, rate)

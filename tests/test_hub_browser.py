@@ -84,14 +84,10 @@ def _free_ports(count: int) -> list[int]:
 
 
 def _student_repository(top: Path) -> Path:
-    """The published student repository (stand-in until the publishing step lands: release/ in a git repository)."""
-    repo = top / "published"
-    shutil.copytree(ROOT / "release", repo / "release")
-    git = ["git", "-C", str(repo), "-c", "user.name=course", "-c", "user.email=course@localhost"]
-    subprocess.run(["git", "init", "--quiet", "-b", "main", str(repo)], check=True)
-    subprocess.run([*git, "add", "-A"], check=True)
-    subprocess.run([*git, "commit", "--quiet", "-m", "publish"], check=True)
-    return repo
+    """The student repository, published fresh (what students' nbgitpuller links pull a clone of)."""
+    from tools.publish import publish
+
+    return publish(top / "published", ROOT).dest
 
 
 @pytest.fixture(scope="module")

@@ -95,6 +95,8 @@ def sandbox_env(mounts: Mounts) -> dict[str, str]:
         "PYTHONNOUSERSITE": "1",
         "AUTOGRADER_RECORDS": f"{WORKDIR}/{RECORDS_NAME}",
         "MPLBACKEND": "Agg",
+        # Course helpers skip drawing that no check reads (the frames of courseplots.animate_paths).
+        "COURSE_GRADING": "1",
         "MPLCONFIGDIR": MPLCONFIGDIR,
         "IPYTHONDIR": "/tmp/ipython",
         "JUPYTER_CONFIG_DIR": "/tmp/jupyter/config",

@@ -173,7 +173,7 @@ def imported_top_level(code: str) -> set[str]:
 
 
 def local_dependencies(root: Path, code: str, memo: dict[str, list[Path]] | None = None) -> list[Path]:
-    """Python files of the checkout's own packages that ``code`` imports, directly or not."""
+    """Files of the checkout's own packages that ``code`` imports, directly or not (their .py and .js)."""
     memo = {} if memo is None else memo
     files: set[Path] = set()
     seen: set[str] = set()
@@ -185,12 +185,14 @@ def local_dependencies(root: Path, code: str, memo: dict[str, list[Path]] | None
         seen.add(name)
         if name not in memo:
             package, module = root / name, root / f"{name}.py"
-            found = sorted(package.rglob("*.py")) if (package / "__init__.py").is_file() else []
+            # Python files, and the scripts a package puts into its HTML outputs (courseplots' explorer).
+            found = sorted([*package.rglob("*.py"), *package.rglob("*.js")]) if (package / "__init__.py").is_file() else []
             memo[name] = [path for path in found + ([module] if module.is_file() else []) if "__pycache__" not in path.parts]
         for path in memo[name]:
             if path not in files:
                 files.add(path)
-                pending |= imported_top_level(path.read_text(errors="replace")) - seen
+                if path.suffix == ".py":
+                    pending |= imported_top_level(path.read_text(errors="replace")) - seen
     return sorted(files)
 
 
