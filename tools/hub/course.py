@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -48,11 +49,11 @@ def serve_repository(published: Path, where: Path) -> Path:
     """
     if not (published / ".git").exists():
         raise CourseError(f"{published} is not a git repository: publish the student repository first")
-    if where.exists():
-        subprocess.run(["git", "-C", str(where), "pull", "--quiet", "--ff-only"], check=True, capture_output=True)
-    else:
-        where.parent.mkdir(parents=True, exist_ok=True)
-        subprocess.run(["git", "clone", "--quiet", str(published), str(where)], check=True, capture_output=True)
+    shutil.rmtree(where, ignore_errors=True)  # ours alone, never edited: a fresh clone of what was published
+    where.parent.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(["git", "clone", "--quiet", str(published), str(where)], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise CourseError(f"could not clone {published}: {done.stderr.strip()}")
     subprocess.run(["chmod", "-R", "a+rX", str(where)], check=True)
     return where
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import json
 import os
 import shutil
 import signal
@@ -77,6 +78,20 @@ def prepare(settings: HubSettings) -> None:
     os.chown(grader_home, accounts[settings.grader].pw_uid, accounts[settings.grader].pw_gid)
     grader_home.chmod(0o700)
     prepare_exchange(settings.exchange_root, settings.course_id, 0, 0)
+    _grader_config(settings.course_dir / ".jupyter", accounts[settings.grader])
+
+
+def _grader_config(folder: Path, account) -> None:
+    """The course service is the formgrader: nbgrader's instructor extensions, off for students, are on here."""
+    server = {"ServerApp": {"jpserver_extensions": {f"nbgrader.server_extensions.{name}": True for name in
+                                                    ("formgrader", "course_list", "assignment_list", "validate_assignment")}}}
+    page = {"disabledExtensions": {"@jupyter/nbgrader:create-assignment": False, "@jupyter/nbgrader:formgrader": False,
+                                   "@jupyter/nbgrader:course-list": False}}
+    (folder / "labconfig").mkdir(parents=True, exist_ok=True)
+    (folder / "jupyter_server_config.json").write_text(json.dumps(server, indent=1))
+    (folder / "labconfig" / "page_config.json").write_text(json.dumps(page, indent=1))
+    for path in (folder, folder / "labconfig", *folder.rglob("*")):
+        os.chown(path, account.pw_uid, account.pw_gid)
 
 
 @dataclass
