@@ -94,7 +94,34 @@ $(STUDENT_VENV)/.installed: requirements/student.txt
 	$(STUDENT_VENV)/bin/python -m pip check
 	touch $@
 
-test: system venv student-env
+# The students' environment on the course hub (deploy/jupyterhub/singleuser.txt): built from the
+# distribution's Python, which every account can run, with requirements/dev.txt as constraints; the
+# course packages on top, from (a clone of) the published student repository, as a hub image would
+# install them; and the hub's Jupyter settings for students in its etc/jupyter.
+HUB_VENV := .venv-hub
+HUB_PYTHON ?= /usr/bin/python3.11
+.PHONY: hub-env hub
+hub-env: publish
+	$(MAKE) $(HUB_VENV)/.installed
+
+$(HUB_VENV)/.installed: requirements/dev.txt requirements/student.txt deploy/jupyterhub/singleuser.txt _build/student-repo/.git/HEAD $(wildcard _build/student-repo/.git/refs/heads/*) $(wildcard deploy/jupyterhub/etc/jupyter/*.* deploy/jupyterhub/etc/jupyter/*/*)
+	rm -rf $(HUB_VENV)
+	$(HUB_PYTHON) -m venv $(HUB_VENV)
+	grep -v '^soupsieve==' requirements/dev.txt > $(HUB_VENV)/constraints.txt
+	$(HUB_VENV)/bin/python -m pip install -qq --require-virtualenv -c $(HUB_VENV)/constraints.txt -r deploy/jupyterhub/singleuser.txt
+	copy=$$(mktemp -d) && git clone --quiet _build/student-repo $$copy/repo && \
+	  $(HUB_VENV)/bin/python -m pip install -qq --require-virtualenv --no-deps $$copy/repo && rm -rf $$copy
+	cp -r deploy/jupyterhub/etc/jupyter/. $(HUB_VENV)/etc/jupyter/
+	$(HUB_VENV)/bin/python -m pip check
+	chmod -R a+rX $(HUB_VENV)
+	touch $@
+
+# A demo course hub on 127.0.0.1:8000 (JupyterHub, configurable-http-proxy, demo accounts, the
+# exchange, the student repository for nbgitpuller): prints the URL and the logins; Ctrl-C stops it.
+hub: system venv hub-env
+	$(PY) -m tools.hub
+
+test: system venv student-env hub-env
 	$(PY) -m pytest -n 2 --dist loadfile
 
 bench: venv
@@ -102,5 +129,5 @@ bench: venv
 
 # Keeps _build/student-repo: its history is what students' clones follow.
 clean:
-	rm -rf $(VENV) $(STUDENT_VENV) $(STATE) .pytest_cache bench/results.json
+	rm -rf $(VENV) $(STUDENT_VENV) $(HUB_VENV) $(STATE) .pytest_cache bench/results.json
 	if [ -d _build ]; then find _build -mindepth 1 -maxdepth 1 ! -name student-repo -exec rm -rf {} +; fi

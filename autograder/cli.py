@@ -4,9 +4,11 @@
     course-grade --course DIR collect exchange ASSIGNMENT [--exchange ROOT]
     course-grade --course DIR collect zip ASSIGNMENT FILE.zip (--mapping MAP.csv | --pattern REGEX)
     course-grade --course DIR collect folder ASSIGNMENT STUDENT FOLDER
+    course-grade --course DIR collect homes ASSIGNMENT PATTERN [--student S ...]
     course-grade --course DIR grade [ASSIGNMENT...] [--jobs N] [--unsafe-no-sandbox] [--regrade]
     course-grade --course DIR status [ASSIGNMENT...]
     course-grade --course DIR feedback [ASSIGNMENT...]
+    course-grade --course DIR release-feedback [ASSIGNMENT...] [--exchange-root ROOT]
     course-grade --course DIR export [--nbgrader-csv F] [--canvas-csv F] [--roster R] [--canvas-id A=ID]
     course-grade demo [--dest .state/demo-course] [--jobs N] [--unsafe-no-sandbox]
 
@@ -87,6 +89,8 @@ def cmd_collect(args) -> int:
     elif args.origin == "zip":
         result = collect.collect_zip(course, args.assignment, Path(args.file), Path(args.mapping) if args.mapping else None,
                                      args.pattern or collect.CANVAS_NAME)
+    elif args.origin == "homes":
+        result = collect.collect_homes(course, args.assignment, args.pattern, args.student)
     else:
         result = collect.Collected()
         result.receipts.append(collect.accept_folder(course, args.assignment, args.student, Path(args.folder),
@@ -142,6 +146,18 @@ def cmd_feedback(args) -> int:
         for row in status_rows(engine, assignment):
             count += len(feedback.write(course, assignment, row.student, engine))
     print(f"{count} feedback file(s) written under {course.root / 'feedback'}")
+    return 0
+
+
+def cmd_release_feedback(args) -> int:
+    from .release_feedback import release_feedback
+
+    course = load_course(args)
+    for assignment in _assignments(course, args.assignments):
+        result = release_feedback(course, assignment)
+        print(f"{assignment}: {len(result.pages)} feedback page(s) released to the exchange")
+        for skipped in result.skipped:
+            print(f"skipped: {skipped}", file=sys.stderr)
     return 0
 
 
@@ -205,6 +221,10 @@ def parser() -> argparse.ArgumentParser:
     fo.add_argument("assignment")
     fo.add_argument("student")
     fo.add_argument("folder")
+    ho = origins.add_parser("homes", help="each student's notebooks from their home folder (a hub's deadline snapshot)")
+    ho.add_argument("assignment")
+    ho.add_argument("pattern", help="folder with {student} (and optionally {assignment}), e.g. /srv/homes/{student}/course/release/{assignment}")
+    ho.add_argument("--student", action="append", help="only these students (default: every folder that matches)")
     sub.set_defaults(run=cmd_collect)
 
     sub = commands.add_parser("grade", help="grade collected submissions (skips those already graded)")
@@ -219,6 +239,10 @@ def parser() -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=text)
         sub.add_argument("assignments", nargs="*")
         sub.set_defaults(run=run)
+
+    sub = commands.add_parser("release-feedback", help="write the feedback and release it to the nbgrader exchange")
+    sub.add_argument("assignments", nargs="*")
+    sub.set_defaults(run=cmd_release_feedback)
 
     sub = commands.add_parser("export", help="nbgrader CSV and Canvas CSV")
     sub.add_argument("assignments", nargs="*")

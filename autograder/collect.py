@@ -318,3 +318,78 @@ def _submitted_name(filename: str, notebooks: list[str]) -> str:
         return f"{notebooks[0]}.ipynb"
     stem = re.sub(r"(-\d+)+$", "", path.stem)
     return f"{stem}.ipynb" if stem in notebooks else re.sub(r"[^A-Za-z0-9_.-]", "_", path.name)
+
+
+# -- students' home folders (a hub that snapshots them at the deadline) ------------------------------
+
+STUDENT_FIELD = "{student}"
+
+
+def collect_homes(course: Course, assignment: str, pattern: str, students: list[str] | None = None,
+                  received_at: datetime | None = None) -> Collected:
+    """Accept each student's notebooks of ``assignment`` from the folder ``pattern`` names in their home.
+
+    ``pattern`` is a folder path with ``{student}`` (once, as a whole path component) and optionally
+    ``{assignment}``, e.g. ``/srv/homes/{student}/optimizers-student/release/{assignment}``. Without
+    ``students``, every folder that matches is a student. Only the assignment's notebooks are taken,
+    as regular files: a symbolic link anywhere below the student's folder (``/srv/homes/<student>``)
+    is refused, so a student cannot make the grader copy someone else's file. A student whose
+    notebooks are missing or unusable is skipped with the reason; the others are collected.
+    """
+    parts = Path(pattern.replace("{assignment}", assignment)).parts
+    if parts.count(STUDENT_FIELD) != 1 or any(STUDENT_FIELD in p and p != STUDENT_FIELD for p in parts):
+        raise CourseError(f"the path pattern needs {STUDENT_FIELD} once, as a whole folder name: {pattern!r}")
+    index = parts.index(STUDENT_FIELD)
+    base, below = Path(*parts[:index]), parts[index + 1:]
+    if students is None:
+        students = sorted(p.name for p in base.iterdir() if p.is_dir() and not p.is_symlink()) if base.is_dir() else []
+    notebooks = course.notebook_names(assignment)
+    result = Collected()
+    engine = engine_for(course.db_url)
+    for student in students:
+        try:
+            validate_student_id(student)
+            files = {f"{name}.ipynb": _read_below(base / student, [*below, f"{name}.ipynb"]) for name in notebooks}
+            result.receipts.append(accept(course, assignment, student, files, "homes", received_at, engine))
+        except (CourseError, OSError) as error:
+            result.skipped.append(f"{student}: {error}")
+    return result
+
+
+def _read_below(top: Path, parts: list[str]) -> bytes:
+    """The regular file ``top/parts...``, refusing a symbolic link at every step; bounded."""
+    import os
+    import stat
+
+    flags = os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(top, flags | os.O_DIRECTORY)
+    try:
+        for part in parts[:-1]:
+            if part in ("", ".", ".."):
+                raise CourseError(f"unusable folder name {part!r} in the path pattern")
+            step = os.open(part, flags | os.O_DIRECTORY, dir_fd=fd)
+            os.close(fd)
+            fd = step
+        try:
+            handle = os.open(parts[-1], flags, dir_fd=fd)
+        except FileNotFoundError:
+            raise CourseError(f"no {'/'.join(parts)} in the home folder") from None
+        except OSError as error:
+            raise CourseError(f"{'/'.join(parts)} is not a regular file ({error.strerror})") from None
+    except NotADirectoryError:
+        raise CourseError(f"{'/'.join(parts[:-1])} is not a folder (symbolic links are refused)") from None
+    except FileNotFoundError:
+        raise CourseError(f"no {'/'.join(parts[:-1])} in the home folder") from None
+    except OSError as error:
+        if error.errno == 40:  # ELOOP: a symbolic link where a folder was expected
+            raise CourseError(f"{'/'.join(parts[:-1])} goes through a symbolic link") from None
+        raise
+    finally:
+        os.close(fd)
+    with os.fdopen(handle, "rb") as stream:
+        if not stat.S_ISREG(os.fstat(stream.fileno()).st_mode):
+            raise CourseError(f"{parts[-1]} is not a regular file")
+        data = stream.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise CourseError(f"{parts[-1]} is larger than {MAX_FILE_BYTES} bytes")
+    return data
