@@ -22,9 +22,12 @@ latest upload and are reported in :attr:`Collected.collisions`.
 from __future__ import annotations
 
 import csv
+import errno
 import hashlib
+import os
 import re
 import shutil
+import stat
 import subprocess
 import sys
 import zipfile
@@ -349,18 +352,17 @@ def collect_homes(course: Course, assignment: str, pattern: str, students: list[
     for student in students:
         try:
             validate_student_id(student)
-            files = {f"{name}.ipynb": _read_below(base / student, [*below, f"{name}.ipynb"]) for name in notebooks}
+            allowance = Allowance()
+            files = {f"{name}.ipynb": _read_below(base / student, [*below, f"{name}.ipynb"], allowance)
+                     for name in notebooks}
             result.receipts.append(accept(course, assignment, student, files, "homes", received_at, engine))
         except (CourseError, OSError) as error:
             result.skipped.append(f"{student}: {error}")
     return result
 
 
-def _read_below(top: Path, parts: list[str]) -> bytes:
-    """The regular file ``top/parts...``, refusing a symbolic link at every step; bounded."""
-    import os
-    import stat
-
+def _read_below(top: Path, parts: list[str], allowance: Allowance) -> bytes:
+    """The regular file ``top/parts...``, refusing a symbolic link at every step; within ``allowance``."""
     flags = os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
     fd = os.open(top, flags | os.O_DIRECTORY)
     try:
@@ -381,7 +383,7 @@ def _read_below(top: Path, parts: list[str]) -> bytes:
     except FileNotFoundError:
         raise CourseError(f"no {'/'.join(parts[:-1])} in the home folder") from None
     except OSError as error:
-        if error.errno == 40:  # ELOOP: a symbolic link where a folder was expected
+        if error.errno == errno.ELOOP:  # a symbolic link where a folder was expected
             raise CourseError(f"{'/'.join(parts[:-1])} goes through a symbolic link") from None
         raise
     finally:
@@ -389,7 +391,4 @@ def _read_below(top: Path, parts: list[str]) -> bytes:
     with os.fdopen(handle, "rb") as stream:
         if not stat.S_ISREG(os.fstat(stream.fileno()).st_mode):
             raise CourseError(f"{parts[-1]} is not a regular file")
-        data = stream.read(MAX_FILE_BYTES + 1)
-    if len(data) > MAX_FILE_BYTES:
-        raise CourseError(f"{parts[-1]} is larger than {MAX_FILE_BYTES} bytes")
-    return data
+        return allowance.read(parts[-1], stream)
