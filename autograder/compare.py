@@ -43,6 +43,7 @@ class Verdict:
     passed: bool
     message: str = ""
     hint: str = ""
+    variant: int | None = None  # the known wrong variant it matched, by index in the expectation's variants
 
 
 def judge(actual: Any, expectation: Expectation) -> Verdict:
@@ -50,9 +51,9 @@ def judge(actual: Any, expectation: Expectation) -> Verdict:
     mismatch = first_mismatch(actual, expectation.value, expectation.rtol, expectation.atol)
     if mismatch is None:
         return Verdict(expectation.name, True)
-    for variant in expectation.variants:
+    for index, variant in enumerate(expectation.variants):
         if first_mismatch(actual, variant.value, expectation.rtol, expectation.atol) is None:
-            return Verdict(expectation.name, False, mismatch, variant.hint)
+            return Verdict(expectation.name, False, mismatch, variant.hint, index)
     return Verdict(expectation.name, False, mismatch, expectation.hint)
 
 

@@ -11,11 +11,11 @@ no external URL: it reads offline. Files go where nbgrader's ``release_feedback`
 from __future__ import annotations
 
 import html
-import json
 from pathlib import Path
 
 from .course import Course
 from .judge import Judgement
+from .reasons import Reason, public_phrases, reasons_from_json
 from .record import GRADED, engine_for, status_row
 
 STYLE = """
@@ -33,12 +33,7 @@ ul { margin: .2rem 0; padding-left: 1.2rem; } li { margin: .3rem 0; }
 """
 
 
-def public_reason(reason: str) -> str:
-    """The category of a status reason (what comes before its first colon): details stay with the instructor."""
-    return reason.split(":", 1)[0].strip()
-
-
-def render(assignment: str, notebook: str, student: str, judgement: Judgement, status: str, reasons: list[str],
+def render(assignment: str, notebook: str, student: str, judgement: Judgement, status: str, reasons: list[Reason],
            received_at: str) -> str:
     cells = [c for c in judgement.cells if c.notebook == notebook]
     earned, possible = sum(c.earned for c in cells), sum(c.points for c in cells)
@@ -51,7 +46,7 @@ def render(assignment: str, notebook: str, student: str, judgement: Judgement, s
         f'<p class="total">Score: {earned:g} / {possible:g}</p>',
     ]
     if status != GRADED and reasons:
-        shown = sorted({public_reason(r) for r in reasons})
+        shown = public_phrases(reasons)  # the kinds only: details stay with the instructor
         parts.append('<div class="review"><p>Your instructor will look at this submission: '
                      + e("; ".join(shown)) + ".</p></div>")
     for cell in cells:
@@ -91,7 +86,7 @@ def write(course: Course, assignment: str, student: str, engine=None) -> list[Pa
     written = []
     for notebook in course.notebook_names(assignment):
         path = folder / f"{notebook}.html"
-        path.write_text(render(assignment, notebook, student, judgement, row.status, json.loads(row.reasons),
+        path.write_text(render(assignment, notebook, student, judgement, row.status, reasons_from_json(row.reasons),
                                row.received_at.isoformat(sep=" ")))
         written.append(path)
     return written

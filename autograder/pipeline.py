@@ -23,17 +23,17 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 
 from . import feedback as feedback_stage
 from . import integrity, judge
 from .course import Course, CourseError, tool_env, utcnow
 from .execute import RECORDS_NAME, Execution, ExecuteSettings, keep_records, kernel_config, records_path
+from .reasons import Reason, ReasonKind, reasons_from_json
 from .record import Outcome, engine_for, open_gradebook, record, status_rows
 from .worker import course_to
 
-GRADER_VERSION = "1"
+GRADER_VERSION = "2"  # 2: reasons stored with their kind
 
 
 @dataclass
@@ -53,7 +53,7 @@ class Row:
     status: str
     score: float | None
     max_score: float | None
-    reasons: list[str]
+    reasons: list[Reason]
     seconds: float = 0.0
     skipped: bool = False
 
@@ -130,7 +130,7 @@ def grade(course: Course, assignments: list[str], options: Options | None = None
             wanted = inputs_hash(row.content_hash, digests[assignment], options.settings)
             if row.inputs_hash == wanted and not options.regrade:
                 report.rows.append(Row(assignment, row.student, row.status, row.score, row.max_score,
-                                       json.loads(row.reasons), skipped=True))
+                                       reasons_from_json(row.reasons), skipped=True))
                 continue
             todo.append((assignment, row.student, wanted))
     engine.dispose()
@@ -142,7 +142,8 @@ def grade(course: Course, assignments: list[str], options: Options | None = None
             found = integrity.inspect(course.submitted(student, assignment), course.release(assignment),
                                       course.notebook_names(assignment))
         except Exception as error:  # noqa: BLE001 - a notebook too odd to inspect is not run
-            found = integrity.Inspection(runnable=False, reasons=[f"invalid notebook: {type(error).__name__}"])
+            found = integrity.Inspection(runnable=False, reasons=[
+                Reason(ReasonKind.INVALID_NOTEBOOK, f"invalid notebook: {type(error).__name__}")])
         inspections[(assignment, student)] = found
         if found.runnable:
             runnable.append((assignment, student))
@@ -168,7 +169,8 @@ def grade(course: Course, assignments: list[str], options: Options | None = None
                 except Exception as error:  # noqa: BLE001 - recorded as zero, for review; the batch goes on
                     empty = judge.judge(plans[execution.assignment], judge.Records({}, []), course.golden)
                     outcome = Outcome(execution.assignment, execution.student, empty,
-                                      [f"grader error while judging: {type(error).__name__}"], wanted_hash[key], utcnow())
+                                      [Reason(ReasonKind.GRADER_ERROR, f"grader error while judging: {type(error).__name__}")],
+                                      wanted_hash[key], utcnow())
                 record(gb, outcome)
                 feedback_stage.write(course, execution.assignment, execution.student, engine)
                 report.rows.append(Row(execution.assignment, execution.student, outcome.status, outcome.judgement.score,
@@ -182,7 +184,7 @@ def grade(course: Course, assignments: list[str], options: Options | None = None
     report.rows.sort(key=lambda r: (r.assignment, r.student))
     from .dashboard import build_dashboard
 
-    report.dashboard = build_dashboard(course.db_url, course.root, golden=course.golden)
+    report.dashboard = build_dashboard(course.db_url, course.root)
     report.seconds = round(time.monotonic() - started, 2)
     return report
 
@@ -190,12 +192,10 @@ def grade(course: Course, assignments: list[str], options: Options | None = None
 def _decide(course: Course, the_plan: judge.Plan, found: integrity.Inspection, execution: Execution, wanted: str) -> Outcome:
     records = judge.read_records(Path(execution.records) if execution.records else None, the_plan.check_names())
     verdict = judge.judge(the_plan, records, course.golden)
-    verdict.flagged_imports = judge.flagged_imports(found.student_sources)
+    verdict.flagged_imports = list(found.flagged_imports)
     reasons = list(found.reasons) + [r for r in execution.reasons if r not in found.reasons]
-    if verdict.flagged_imports:
-        reasons.append(f"imports a library that ships optimizers: {', '.join(verdict.flagged_imports)}")
     if found.runnable and not execution.completed and not execution.reasons:
-        reasons.append("execution did not complete")
+        reasons.append(Reason(ReasonKind.INCOMPLETE, "execution did not complete"))
     return Outcome(execution.assignment, execution.student, verdict, reasons, wanted, utcnow())
 
 
@@ -321,31 +321,23 @@ class _Pool:
                     except Exception as error:  # noqa: BLE001 - never leave the recorder waiting
                         worker.kill()
                         answer = None
-                        self.results.put(Execution(assignment, student, completed=False,
-                                                   reasons=[f"grader error: {type(error).__name__}: {error}"[:300]]))
+                        self.results.put(Execution(assignment, student, completed=False, reasons=[
+                            Reason(ReasonKind.GRADER_ERROR, f"grader error: {type(error).__name__}: {error}"[:300])]))
                         worker = None
                         continue
                     if answer is None or "timeout" in answer:
                         worker = None
-                        reason = (f"timeout: the submission ran longer than {self.options.submission_timeout:g} s"
-                                  if answer else "the grading worker died while running this submission")
+                        reason = (Reason(ReasonKind.TIMEOUT,
+                                         f"timeout: the submission ran longer than {self.options.submission_timeout:g} s")
+                                  if answer else
+                                  Reason(ReasonKind.WORKER_DIED, "the grading worker died while running this submission"))
                         keep_records(live, kept)  # what the kernel reported before it was stopped
                         self.results.put(Execution(assignment, student, completed=False, reasons=[reason],
                                                    records=str(kept) if kept.is_file() else None,
                                                    seconds=round(time.monotonic() - began, 3)))
                     else:
-                        self.results.put(Execution(**answer))
+                        self.results.put(Execution.from_dict(answer))
         finally:
             if worker is not None:
                 worker.close()
 
-
-def received_at(course: Course, assignment: str, student: str) -> datetime | None:
-    from .record import status_row
-
-    engine = engine_for(course.db_url)
-    try:
-        row = status_row(engine, assignment, student)
-    finally:
-        engine.dispose()
-    return row.received_at if row else None

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import json
-
 from .course import Course
+from .reasons import reasons_from_json
 from .record import GRADED, engine_for, status_rows
 
 
@@ -26,7 +25,7 @@ def rows(course: Course, assignments: list[str]) -> list[list[str]]:
                 continue
             scores.append("not graded" if row.score is None else f"{row.score:g}/{row.max_score:g}")
             statuses.add(row.status)
-            reasons += [f"{assignment}: {r}" if len(assignments) > 1 else r for r in json.loads(row.reasons)]
+            reasons += [f"{assignment}: {r}" if len(assignments) > 1 else str(r) for r in reasons_from_json(row.reasons)]
         status = "needs_review" if "needs_review" in statuses else GRADED if statuses == {GRADED} else ",".join(sorted(statuses))
         table.append([student, *scores, status, "; ".join(reasons)])
     return table

@@ -59,8 +59,8 @@ def test_the_toy_class_is_graded_as_expected(toy):
     assert score == {"correct": 6.0, "partial": 3.0, "kills_kernel": 2.0, "deletes_tests": 6.0, "mistake_sign": 1.0,
                      "zz_sleeps": 6.0}
     assert statuses[f"correct/{ASSIGNMENT}"]["status"] == GRADED
-    assert any("kernel" in r for r in statuses[f"kills_kernel/{ASSIGNMENT}"]["reasons"])
-    assert any("deleted" in r for r in statuses[f"deletes_tests/{ASSIGNMENT}"]["reasons"])
+    assert any("kernel" in r["detail"] for r in statuses[f"kills_kernel/{ASSIGNMENT}"]["reasons"])
+    assert any("deleted" in r["detail"] for r in statuses[f"deletes_tests/{ASSIGNMENT}"]["reasons"])
 
 
 def test_every_grading_run_rebuilds_the_class_dashboard(toy):
