@@ -86,7 +86,12 @@ $(STUDENT_VENV)/.installed: requirements/student.txt
 	$(STUDENT_VENV)/bin/python -m pip check
 	touch $@
 
-test: system venv student-env
+# The linter first (rules in pyproject.toml): a second or two, before minutes of tests.
+.PHONY: lint
+lint: venv
+	$(PY) -m ruff check .
+
+test: system venv student-env lint
 	$(PY) -m pytest -n 2 --dist loadfile
 
 bench: venv

@@ -383,7 +383,7 @@ def test_the_inline_expectations_equal_the_golden_ones():
     for cell in ("test_train_visible", "test_optimizers_visible"):
         source = cell_source(cell)
         for name, literal in re.findall(r'"(' + ASSIGNMENT + r'\.\w+)",\s*result\["history"\],\s*expected=(\{.*?\}),', source, re.S):
-            inline = eval(literal)  # noqa: S307 - our own notebook's literal
+            inline = eval(literal)  # our own notebook's literal
             spec = golden[name]
             assert set(inline) == set(spec.value)
             for key in inline:

@@ -13,7 +13,6 @@ from urllib.parse import unquote, urlparse
 
 import pytest
 
-from test_book_site import site  # noqa: F401 - the session fixture that builds the book
 from test_dashboard_data import ROOT, parse
 
 from autograder.dashboard.html import GENERATOR
@@ -74,14 +73,14 @@ def test_the_leak_search_finds_planted_links_and_pages(tmp_path, toy_class):
     from autograder.dashboard import build_dashboard
 
     course, url = toy_class
-    site = tmp_path / "site"
-    site.mkdir()
-    (site / "ok.html").write_text('<a href="#feedback">Feedback</a> <a href="book/instructors.html#dashboards">x</a>')
-    assert leaks(site) == []
-    (site / "linked.html").write_text('<a href="../.state/demo-course/dashboard/index.html">grades</a>')
-    (site / "copied.html").write_text(build_dashboard(url, course).read_text())
-    (site / "fb.html").write_text((course / "feedback" / "alice" / "a1" / "nb.html").read_text())
-    found = leaks(site)
+    planted = tmp_path / "site"
+    planted.mkdir()
+    (planted / "ok.html").write_text('<a href="#feedback">Feedback</a> <a href="book/instructors.html#dashboards">x</a>')
+    assert leaks(planted) == []
+    (planted / "linked.html").write_text('<a href="../.state/demo-course/dashboard/index.html">grades</a>')
+    (planted / "copied.html").write_text(build_dashboard(url, course).read_text())
+    (planted / "fb.html").write_text((course / "feedback" / "alice" / "a1" / "nb.html").read_text())
+    found = leaks(planted)
     assert any(f.startswith("linked.html: links") for f in found)
     assert "copied.html: a class dashboard" in found
     assert "fb.html: a student's feedback page" in found

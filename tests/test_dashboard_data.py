@@ -100,11 +100,6 @@ def graded_demo() -> Path:
     return course
 
 
-@pytest.fixture(scope="session")
-def demo_course() -> Path:
-    return graded_demo()
-
-
 # -- a class written here: every case the page must show ---------------------------------------------
 
 T0 = datetime(2026, 1, 10, 12, 0, 0)
