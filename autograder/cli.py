@@ -99,6 +99,7 @@ def cmd_collect(args) -> int:
 
 def cmd_grade(args) -> int:
     from . import pipeline, summary
+    from .dashboard import build_dashboard
 
     course = load_course(args)
     assignments = _assignments(course, args.assignments)
@@ -110,7 +111,7 @@ def cmd_grade(args) -> int:
     print(summary.format_table(course, assignments))
     print(f"\n{len(graded)} graded, {len(report.rows) - len(graded)} unchanged (skipped) in {report.seconds:.1f} s"
           + (f"; {per:.2f} s of execution per submission" if graded else ""))
-    print(f"class dashboard: {report.dashboard}")
+    print(f"class dashboard: {build_dashboard(course.db_url, course.root)}")
     return 0
 
 

@@ -21,9 +21,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .course import Course, ensure_tool_path
+from .golden import GOLDEN_DIR_ENV
+from .records import RECORDS_ENV, RECORDS_NAME
 from .reasons import Reason, ReasonKind
 
-RECORDS_NAME = ".autograder-records.jsonl"
 TIMEOUT_ENAMES = {"CellTimeoutError", "TimeoutError"}
 
 
@@ -59,7 +60,7 @@ class ExecuteSettings:
         return asdict(self)
 
 
-def records_path(course: Course, assignment: str, student: str) -> Path:
+def kept_records_path(course: Course, assignment: str, student: str) -> Path:
     """Where a submission's records are kept once its kernel is gone (instructor-only)."""
     return course.state / "records" / assignment / f"{student}.jsonl"
 
@@ -134,7 +135,7 @@ def execute(course: Course, assignment: str, student: str, settings: ExecuteSett
     ensure_tool_path()
     started = time.monotonic()
     config = config if config is not None else nbgrader_config(course, settings)
-    kept = records_path(course, assignment, student)
+    kept = kept_records_path(course, assignment, student)
     kept.parent.mkdir(parents=True, exist_ok=True)
     kept.unlink(missing_ok=True)
     workdir = course.autograded(student, assignment)
@@ -166,11 +167,11 @@ def execute(course: Course, assignment: str, student: str, settings: ExecuteSett
             finally:
                 collect_report()
 
-    previous = {k: os.environ.get(k) for k in ("AUTOGRADER_RECORDS", "AUTOGRADER_GOLDEN_DIR")}
+    previous = {k: os.environ.get(k) for k in (RECORDS_ENV, GOLDEN_DIR_ENV)}
     # Stock kernels (the instructor's risky choice) inherit this environment; sandboxed kernels get
     # their own, built from scratch by the sandbox.
-    os.environ["AUTOGRADER_RECORDS"] = str(live_records)
-    os.environ["AUTOGRADER_GOLDEN_DIR"] = str(course.state / "no-golden-here")
+    os.environ[RECORDS_ENV] = str(live_records)
+    os.environ[GOLDEN_DIR_ENV] = str(course.state / "no-golden-here")
     try:
         coursedir = CourseDirectory(config=config)
         coursedir.assignment_id = assignment

@@ -101,8 +101,8 @@ class Outcome:
         return NEEDS_REVIEW if self.reasons else GRADED
 
 
-def record(gradebook, outcome: Outcome) -> None:
-    """Write one submission's scores and status in a single transaction."""
+def record(gradebook, outcome: Outcome) -> datetime:
+    """Write one submission's scores and status in a single transaction; return its receipt time."""
     from nbgrader.api import Assignment, GradeCell, SubmittedAssignment
 
     receipt = status_row_in(gradebook.db, outcome.assignment, outcome.student)
@@ -143,6 +143,7 @@ def record(gradebook, outcome: Outcome) -> None:
     except BaseException:
         db.rollback()
         raise
+    return receipt.received_at
 
 
 def status_row_in(db, assignment: str, student: str):

@@ -76,6 +76,7 @@ def build_demo(dest: Path, source: Path | None = None, golden: Path | None = Non
 def run_demo(dest: Path, settings: ExecuteSettings | None = None, jobs: int = 2, progress: bool = True,
              submission_timeout: float = DEMO_SUBMISSION_TIMEOUT) -> int:
     from .. import pipeline, summary
+    from ..dashboard import build_dashboard
 
     settings = settings or ExecuteSettings(cell_timeout=DEMO_CELL_TIMEOUT)
     started = time.monotonic()
@@ -92,5 +93,5 @@ def run_demo(dest: Path, settings: ExecuteSettings | None = None, jobs: int = 2,
           f"built in {built:.1f} s; {len(graded)} graded in {report.seconds:.1f} s with {jobs} worker(s)"
           + (f" ({sum(r.seconds for r in graded) / len(graded):.1f} s of execution per submission)" if graded else "")
           + f"; feedback in {demo.course.root / 'feedback'}", file=sys.stdout)
-    print(f"class dashboard: {report.dashboard}")
+    print(f"class dashboard: {build_dashboard(demo.course.db_url, demo.course.root)}")
     return 0
