@@ -118,6 +118,14 @@ def cell_source(path: Path, grade_id: str) -> str:
     raise KeyError(grade_id)
 
 
+def stated(path: Path, pattern: str) -> tuple[str, ...]:
+    """The groups of the first match of ``pattern`` in the notebook's markdown: what the text states."""
+    for cell in read(path).cells:
+        if cell.cell_type == "markdown" and (found := re.search(pattern, cell.source)):
+            return found.groups()
+    raise AssertionError(f"{path.name} no longer states {pattern!r}")
+
+
 def check_names(path: Path, assignment: str, pattern: str = r'check\(\s*"({name})"') -> list[str]:
     """Every check name the notebook's code cells use, in order (with repeats)."""
     name = re.escape(assignment) + r"\.[a-z0-9_]+"
