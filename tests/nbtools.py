@@ -11,6 +11,9 @@ from pathlib import Path
 
 import nbformat
 
+from autograder.cells import is_test_cell as is_test_cell  # test modules import them from here
+from autograder.cells import nbgrader_meta as nbgrader_meta
+
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "source"
 RELEASE = ROOT / "release"
@@ -26,15 +29,6 @@ def source_notebooks() -> list[Path]:
 
 def read(path: Path) -> nbformat.NotebookNode:
     return nbformat.read(path, as_version=4)
-
-
-def nbgrader_meta(cell) -> dict:
-    return cell.get("metadata", {}).get("nbgrader", {})
-
-
-def is_test_cell(cell) -> bool:
-    meta = nbgrader_meta(cell)
-    return cell.cell_type == "code" and meta.get("grade", False) and not meta.get("solution", False)
 
 
 @dataclass
