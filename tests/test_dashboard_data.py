@@ -56,11 +56,11 @@ SLOW_STUDENTS = {"swallows_interrupt"}
 
 def demo_chapter_specs() -> tuple[str, list[dict]]:
     """The first chapter of the bundled demo class and its students (as ``make grade-demo`` has them)."""
-    from autograder.demo import demo_assignments
+    from autograder.course import gradable_assignments
     from autograder.demo.mistakes import MISTAKES
     from autograder.demo.students import specs_for
 
-    names = demo_assignments(ROOT / "source", ROOT / "autograder" / "golden")
+    names = gradable_assignments(ROOT / "source", ROOT / "autograder" / "golden")
     assert names, "no chapter with a golden file: no demo class"
     specs = specs_for(names, MISTAKES)[names[0]]
     return names[0], [s for s in specs if s["student"] not in SLOW_STUDENTS]

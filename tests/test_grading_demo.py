@@ -21,7 +21,8 @@ import pytest
 from grading_fixture import ensure_state_env
 
 from autograder import export, pipeline
-from autograder.demo import DEMO_CELL_TIMEOUT, DEMO_SUBMISSION_TIMEOUT, REPO, build_demo, demo_assignments
+from autograder.course import gradable_assignments
+from autograder.demo import DEMO_CELL_TIMEOUT, DEMO_SUBMISSION_TIMEOUT, REPO, build_demo
 from autograder.demo.students import ORPHAN_MARKER, STOLEN_MARKER
 from autograder.execute import ExecuteSettings
 from autograder.judge import Judgement
@@ -47,7 +48,7 @@ def demo(tmp_path_factory):
     source, golden = folder / "source", folder / "golden"
     shutil.copytree(REPO / "source", source)
     shutil.copytree(REPO / "autograder" / "golden", golden)
-    chapters = demo_assignments(source, golden)[:CHAPTERS]
+    chapters = gradable_assignments(source, golden)[:CHAPTERS]
     built = build_demo(folder / "course", source=source, golden=golden, assignments=chapters)
     assert built.assignments, "no chapter with a golden file: nothing to grade"
     options = pipeline.Options(settings=ExecuteSettings(cell_timeout=DEMO_CELL_TIMEOUT), jobs=2,
