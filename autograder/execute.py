@@ -245,7 +245,7 @@ def _sandbox_reason(event) -> Reason:
         report.CPU_LIMIT: ReasonKind.TIMEOUT, report.WALL_CLOCK: ReasonKind.TIMEOUT, report.CELL_TIMEOUT: ReasonKind.TIMEOUT,
         report.KILLED: ReasonKind.KERNEL_DIED, report.EXITED: ReasonKind.KERNEL_DIED,
         report.KERNEL_DIED: ReasonKind.KERNEL_DIED, report.KERNEL_START_FAILED: ReasonKind.KERNEL_DIED,
-        report.FORCED_SHUTDOWN: ReasonKind.KERNEL_DIED, report.OUTPUT_LOST: ReasonKind.OUTPUT_LOST,
+        report.OUTPUT_LOST: ReasonKind.OUTPUT_LOST,
         report.RECORDS_REJECTED: ReasonKind.SANDBOX_VIOLATION,
     }
     return Reason(kinds.get(event.kind, ReasonKind.OTHER), event.message)

@@ -38,7 +38,6 @@ OUTPUT_LOST = "output_lost"
 RECORDS_REJECTED = "records_rejected"
 OUTPUT_TRUNCATED = "output_truncated"
 MEMORY_ERROR = "memory_error"
-FORCED_SHUTDOWN = "forced_shutdown"
 
 
 @dataclass(frozen=True)
