@@ -121,7 +121,12 @@ $(HUB_VENV)/.installed: requirements/dev.txt requirements/student.txt deploy/jup
 hub: system venv hub-env
 	$(PY) -m tools.hub
 
-test: system venv student-env hub-env
+# The linter first (rules in pyproject.toml): a second or two, before minutes of tests.
+.PHONY: lint
+lint: venv
+	$(PY) -m ruff check .
+
+test: system venv student-env hub-env lint
 	$(PY) -m pytest -n 2 --dist loadfile
 
 bench: venv

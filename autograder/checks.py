@@ -35,9 +35,7 @@ from typing import Any
 
 from .compare import DEFAULT_ATOL, DEFAULT_RTOL, Expectation, Verdict, judge
 from .golden import assignment_of, expectation
-from .records import decode, encode
-
-RECORDS_ENV = "AUTOGRADER_RECORDS"
+from .records import RECORDS_ENV, decode, encode
 
 __all__ = ["check", "CheckFailed", "reported_together"]
 

@@ -65,7 +65,7 @@ def _settings(args) -> ExecuteSettings:
 
 
 def _assignments(course: Course, names: list[str]) -> list[str]:
-    return names or [a for a in course.assignments() if course.golden_file(a).is_file()]
+    return names or course.assignments()
 
 
 def cmd_init(args) -> int:
@@ -107,6 +107,7 @@ def cmd_collect(args) -> int:
 
 def cmd_grade(args) -> int:
     from . import pipeline, summary
+    from .dashboard import build_dashboard
 
     course = load_course(args)
     assignments = _assignments(course, args.assignments)
@@ -118,7 +119,7 @@ def cmd_grade(args) -> int:
     print(summary.format_table(course, assignments))
     print(f"\n{len(graded)} graded, {len(report.rows) - len(graded)} unchanged (skipped) in {report.seconds:.1f} s"
           + (f"; {per:.2f} s of execution per submission" if graded else ""))
-    print(f"class dashboard: {report.dashboard}")
+    print(f"class dashboard: {build_dashboard(course.db_url, course.root)}")
     return 0
 
 

@@ -50,6 +50,7 @@ class Verdict:
     passed: bool
     message: str = ""
     hint: str = ""
+    variant: int | None = None  # the known wrong variant it matched, by index in the expectation's variants
 
 
 def judge(actual: Any, expectation: Expectation) -> Verdict:
@@ -59,11 +60,11 @@ def judge(actual: Any, expectation: Expectation) -> Verdict:
         return Verdict(expectation.name, True)
     exact = expectation.rtol == 0 and expectation.atol == 0
     rtol, atol = (VARIANT_RTOL, VARIANT_ATOL) if exact else (expectation.rtol, expectation.atol)
-    for variant in expectation.variants:
+    for index, variant in enumerate(expectation.variants):
         # A variant that the wider tolerance cannot tell from the right answer names no mistake.
         if (first_mismatch(actual, variant.value, rtol, atol) is None
                 and first_mismatch(variant.value, expectation.value, rtol, atol) is not None):
-            return Verdict(expectation.name, False, mismatch, variant.hint)
+            return Verdict(expectation.name, False, mismatch, variant.hint, index)
     return Verdict(expectation.name, False, mismatch, expectation.hint)
 
 

@@ -78,7 +78,7 @@ class Course:
 
     def assignments(self) -> list[str]:
         """Assignments of the source folder that have a golden file."""
-        return sorted(p.name for p in self.source.iterdir() if p.is_dir() and any(p.glob("*.ipynb")))
+        return gradable_assignments(self.source, self.golden)
 
     def golden_file(self, assignment: str) -> Path:
         return self.golden / f"{assignment}.json"
@@ -126,6 +126,12 @@ class Course:
         if self.exchange is not None:
             lines.append(f"c.Exchange.root = {str(self.exchange)!r}")
         return "\n".join(lines) + "\n"
+
+
+def gradable_assignments(source: Path, golden: Path) -> list[str]:
+    """The assignments that can be graded: a folder of ``source`` with notebooks, and a golden file."""
+    return sorted(p.name for p in source.iterdir()
+                  if p.is_dir() and any(p.glob("*.ipynb")) and (golden / f"{p.name}.json").is_file())
 
 
 def validate_student_id(student: str) -> str:

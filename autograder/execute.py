@@ -2,7 +2,8 @@
 
 nbgrader does what it is good at: it restores the locked and test cells from the gradebook (after
 :class:`autograder.restore.RestoreTrackedCells` has put the notebook in a shape it can handle), runs
-every notebook on a kernel, and writes the autograded notebooks that formgrader shows. The kernel
+every notebook on a kernel, and writes the autograded notebooks that formgrader shows. It writes no
+score: its ``SaveAutoGrades`` step is left out, and the judge's verdict is recorded instead. The kernel
 is started by the sandbox's kernel manager (``autograder.sandbox``), so student code runs as an
 unprivileged user, without network, with limits, in a throwaway copy of the submission. The test
 cells' ``check`` calls append records to a file in the kernel's working directory; this stage moves
@@ -20,8 +21,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .course import Course, ensure_tool_path
+from .golden import GOLDEN_DIR_ENV
+from .records import RECORDS_ENV, RECORDS_NAME
+from .reasons import Reason, ReasonKind
 
-RECORDS_NAME = ".autograder-records.jsonl"
 TIMEOUT_ENAMES = {"CellTimeoutError", "TimeoutError"}
 
 
@@ -34,13 +37,18 @@ class Execution:
     assignment: str
     student: str
     completed: bool
-    reasons: list[str] = field(default_factory=list)
+    reasons: list[Reason] = field(default_factory=list)
     records: str | None = None
     seconds: float = 0.0
     log_tail: str = ""
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """As JSON-ready data: a worker sends it to the pipeline over a pipe."""
+        return {**asdict(self), "reasons": [r.to_dict() for r in self.reasons]}
+
+    @classmethod
+    def from_dict(cls, raw: dict) -> Execution:
+        return cls(**{**raw, "reasons": [Reason.from_dict(r) for r in raw.get("reasons", [])]})
 
 
 @dataclass(frozen=True)
@@ -52,7 +60,7 @@ class ExecuteSettings:
         return asdict(self)
 
 
-def records_path(course: Course, assignment: str, student: str) -> Path:
+def kept_records_path(course: Course, assignment: str, student: str) -> Path:
     """Where a submission's records are kept once its kernel is gone (instructor-only)."""
     return course.state / "records" / assignment / f"{student}.jsonl"
 
@@ -102,10 +110,20 @@ def nbgrader_config(course: Course, settings: ExecuteSettings):
         ClearOutput, RestoreTrackedCells, DeduplicateIds, OverwriteKernelspec, OverwriteCells, CheckCellMetadata,
     ]
     config.merge(kernel_config(settings))
+    config.Autograde.autograde_preprocessors = _without_score_writer(config)
     # Plain tracebacks: IPython's default context-rich ones take about a second each to format, and
     # an unsolved notebook fails in every test cell.
     config.Execute.extra_arguments = ["--HistoryManager.hist_file=:memory:", "--InteractiveShell.xmode=Plain"]
     return config
+
+
+def _without_score_writer(config) -> list:
+    """nbgrader's autograde steps without ``SaveAutoGrades``: it would score a test cell as passed when
+    nothing raised. The judge is the only writer of scores (:func:`autograder.record.record`)."""
+    from nbgrader.converters.autograde import Autograde
+
+    steps = config.Autograde.get("autograde_preprocessors") or Autograde.class_traits()["autograde_preprocessors"].default()
+    return [step for step in steps if (step if isinstance(step, str) else step.__name__).rpartition(".")[2] != "SaveAutoGrades"]
 
 
 def execute(course: Course, assignment: str, student: str, settings: ExecuteSettings, config=None) -> Execution:
@@ -117,13 +135,13 @@ def execute(course: Course, assignment: str, student: str, settings: ExecuteSett
     ensure_tool_path()
     started = time.monotonic()
     config = config if config is not None else nbgrader_config(course, settings)
-    kept = records_path(course, assignment, student)
+    kept = kept_records_path(course, assignment, student)
     kept.parent.mkdir(parents=True, exist_ok=True)
     kept.unlink(missing_ok=True)
     workdir = course.autograded(student, assignment)
     live_records = workdir / RECORDS_NAME
-    failures: list[str] = []
-    sandbox_reasons: list[str] = []
+    failures: list[Reason] = []
+    sandbox_reasons: list[Reason] = []
 
     def collect_report() -> None:
         """Records and sandbox events, moved to the instructor's side before nbgrader may delete the folder."""
@@ -135,7 +153,7 @@ def execute(course: Course, assignment: str, student: str, settings: ExecuteSett
         if reported is not None:
             keep_records(reported, kept)
         if workdir.is_dir():
-            sandbox_reasons[:] = sandbox.violations(workdir)
+            sandbox_reasons[:] = [_sandbox_reason(e) for e in sandbox.events(workdir) if e.review]
 
     class GuardedAutograde(Autograde):
         """nbgrader's Autograde that keeps the records and the cause when a notebook fails."""
@@ -143,17 +161,17 @@ def execute(course: Course, assignment: str, student: str, settings: ExecuteSett
         def convert_single_notebook(self, notebook_filename):
             try:
                 super().convert_single_notebook(notebook_filename)
-            except BaseException as error:  # noqa: BLE001 - reported, then nbgrader handles it
+            except BaseException as error:  # reported, then nbgrader handles it
                 failures.append(_describe_failure(error))
                 raise
             finally:
                 collect_report()
 
-    previous = {k: os.environ.get(k) for k in ("AUTOGRADER_RECORDS", "AUTOGRADER_GOLDEN_DIR")}
+    previous = {k: os.environ.get(k) for k in (RECORDS_ENV, GOLDEN_DIR_ENV)}
     # Stock kernels (the instructor's risky choice) inherit this environment; sandboxed kernels get
     # their own, built from scratch by the sandbox.
-    os.environ["AUTOGRADER_RECORDS"] = str(live_records)
-    os.environ["AUTOGRADER_GOLDEN_DIR"] = str(course.state / "no-golden-here")
+    os.environ[RECORDS_ENV] = str(live_records)
+    os.environ[GOLDEN_DIR_ENV] = str(course.state / "no-golden-here")
     try:
         coursedir = CourseDirectory(config=config)
         coursedir.assignment_id = assignment
@@ -175,8 +193,8 @@ def execute(course: Course, assignment: str, student: str, settings: ExecuteSett
 
     reasons = list(dict.fromkeys(failures + sandbox_reasons))
     if not outcome.get("success") and not reasons:
-        reasons.append("nbgrader could not autograde this submission")
-    if not any(r.startswith("timeout") or "longer than" in r for r in reasons):
+        reasons.append(Reason(ReasonKind.NBGRADER_FAILED, "nbgrader could not autograde this submission"))
+    if not any(r.kind is ReasonKind.TIMEOUT for r in reasons):
         reasons += _timeouts(workdir)
     log = (outcome.get("log") or "") + (outcome.get("error") or "")
     return Execution(
@@ -200,7 +218,7 @@ def keep_records(live: Path, kept: Path) -> None:
         pass
 
 
-def _describe_failure(error: BaseException) -> str:
+def _describe_failure(error: BaseException) -> Reason:
     chain = []
     seen = error
     while seen is not None and len(chain) < 5:
@@ -209,17 +227,31 @@ def _describe_failure(error: BaseException) -> str:
     names = " ".join(chain)
     text = str(error)
     if "DeadKernel" in names or "Kernel died" in text:
-        return "kernel died"
+        return Reason(ReasonKind.KERNEL_DIED, "kernel died")
     if "UnresponsiveKernel" in names or "Timeout" in names:
-        return "timeout: the kernel stopped responding"
+        return Reason(ReasonKind.TIMEOUT, "timeout: the kernel stopped responding")
     if "Sandbox" in names:
-        return f"sandbox violation: {text[:200]}"
+        return Reason(ReasonKind.SANDBOX_VIOLATION, f"sandbox violation: {text[:200]}")
     if "Schema" in names or "ValidationError" in names:
-        return "invalid notebook: nbgrader metadata could not be validated"
-    return f"nbgrader failed: {type(error).__name__}: {text[:200]}"
+        return Reason(ReasonKind.INVALID_NOTEBOOK, "invalid notebook: nbgrader metadata could not be validated")
+    return Reason(ReasonKind.NBGRADER_FAILED, f"nbgrader failed: {type(error).__name__}: {text[:200]}")
 
 
-def _timeouts(workdir: Path) -> list[str]:
+def _sandbox_reason(event) -> Reason:
+    """A sandbox event (:mod:`autograder.sandbox.report`) that makes the submission "needs review"."""
+    from .sandbox import report
+
+    kinds = {
+        report.CPU_LIMIT: ReasonKind.TIMEOUT, report.WALL_CLOCK: ReasonKind.TIMEOUT, report.CELL_TIMEOUT: ReasonKind.TIMEOUT,
+        report.KILLED: ReasonKind.KERNEL_DIED, report.EXITED: ReasonKind.KERNEL_DIED,
+        report.KERNEL_DIED: ReasonKind.KERNEL_DIED, report.KERNEL_START_FAILED: ReasonKind.KERNEL_DIED,
+        report.OUTPUT_LOST: ReasonKind.OUTPUT_LOST,
+        report.RECORDS_REJECTED: ReasonKind.SANDBOX_VIOLATION,
+    }
+    return Reason(kinds.get(event.kind, ReasonKind.OTHER), event.message)
+
+
+def _timeouts(workdir: Path) -> list[Reason]:
     """Cells that hit the per-cell time limit, read from the autograded notebooks' error outputs."""
     import json
 
@@ -237,4 +269,4 @@ def _timeouts(workdir: Path) -> list[str]:
                     break
     if not found:
         return []
-    return [f"timeout: {len(found)} cell(s) exceeded the time limit ({', '.join(found[:5])})"]
+    return [Reason(ReasonKind.TIMEOUT, f"timeout: {len(found)} cell(s) exceeded the time limit ({', '.join(found[:5])})")]

@@ -1,6 +1,6 @@
 """Feedback: one self-contained HTML page per student and notebook, from the judge's verdict only.
 
-Written from the judgement recorded in the database, never from the autograded notebook: so it
+Written from the judge's outcome (as it is recorded in the database), never from the autograded notebook: so it
 shows no test-cell source (hidden or visible) and nothing a graded cell printed (the kernel ran the
 hidden tests, and their output could echo them). Each test cell: its name, points earned out of
 possible, each check's result, the mismatch message and the targeted hint. Inline CSS, no script,
@@ -11,12 +11,13 @@ no external URL: it reads offline. Files go where nbgrader's ``release_feedback`
 from __future__ import annotations
 
 import html
-import json
+from datetime import datetime
 from pathlib import Path
 
 from .course import Course
 from .judge import Judgement
-from .record import GRADED, engine_for, status_row
+from .reasons import Reason, public_phrases, reasons_from_json
+from .record import GRADED, Outcome, engine_for, status_row
 
 STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 52rem; margin: 2rem auto; padding: 0 1rem; color: #1d1d1f; }
@@ -33,12 +34,7 @@ ul { margin: .2rem 0; padding-left: 1.2rem; } li { margin: .3rem 0; }
 """
 
 
-def public_reason(reason: str) -> str:
-    """The category of a status reason (what comes before its first colon): details stay with the instructor."""
-    return reason.split(":", 1)[0].strip()
-
-
-def render(assignment: str, notebook: str, student: str, judgement: Judgement, status: str, reasons: list[str],
+def render(assignment: str, notebook: str, student: str, judgement: Judgement, status: str, reasons: list[Reason],
            received_at: str) -> str:
     cells = [c for c in judgement.cells if c.notebook == notebook]
     earned, possible = sum(c.earned for c in cells), sum(c.points for c in cells)
@@ -51,7 +47,7 @@ def render(assignment: str, notebook: str, student: str, judgement: Judgement, s
         f'<p class="total">Score: {earned:g} / {possible:g}</p>',
     ]
     if status != GRADED and reasons:
-        shown = sorted({public_reason(r) for r in reasons})
+        shown = public_phrases(reasons)  # the kinds only: details stay with the instructor
         parts.append('<div class="review"><p>Your instructor will look at this submission: '
                      + e("; ".join(shown)) + ".</p></div>")
     for cell in cells:
@@ -74,6 +70,12 @@ def render(assignment: str, notebook: str, student: str, judgement: Judgement, s
     return "\n".join(parts) + "\n"
 
 
+def write_outcome(course: Course, outcome: Outcome, received_at: datetime) -> list[Path]:
+    """Write a student's feedback for one assignment from the outcome just recorded."""
+    return _write(course, outcome.assignment, outcome.student, outcome.judgement, outcome.status, outcome.reasons,
+                  received_at)
+
+
 def write(course: Course, assignment: str, student: str, engine=None) -> list[Path]:
     """(Re)write a student's feedback for one assignment from the recorded judgement."""
     own = engine is None
@@ -85,13 +87,17 @@ def write(course: Course, assignment: str, student: str, engine=None) -> list[Pa
             engine.dispose()
     if row is None or not row.judgement:
         return []
-    judgement = Judgement.from_json(row.judgement)
+    return _write(course, assignment, student, Judgement.from_json(row.judgement), row.status,
+                  reasons_from_json(row.reasons), row.received_at)
+
+
+def _write(course: Course, assignment: str, student: str, judgement: Judgement, status: str, reasons: list[Reason],
+           received_at: datetime) -> list[Path]:
     folder = course.feedback(student, assignment)
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for notebook in course.notebook_names(assignment):
         path = folder / f"{notebook}.html"
-        path.write_text(render(assignment, notebook, student, judgement, row.status, json.loads(row.reasons),
-                               row.received_at.isoformat(sep=" ")))
+        path.write_text(render(assignment, notebook, student, judgement, status, reasons, received_at.isoformat(sep=" ")))
         written.append(path)
     return written

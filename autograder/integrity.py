@@ -3,16 +3,22 @@
 Compares the submitted notebooks with the released ones (what the student was given), cell by cell
 for the cells nbgrader tracks (graded, solution and locked cells, by ``grade_id``). It only reports:
 undoing the tampering is :mod:`autograder.restore`'s job during execution. Extra cells, extra prints
-and another kernel display name are not tampering.
+and another kernel display name are not tampering. It also flags, statically, a student's own code
+that imports a library shipping ready-made optimizers (the sandbox lacks them; the instructor sees why
+such a submission failed).
 """
 
 from __future__ import annotations
 
+import ast
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
+
+from .cells import python_source, tracked_meta
+from .reasons import Reason, ReasonKind
 
 MAX_NOTEBOOK_BYTES = 16 * 1024 * 1024
 SHADOWED_MODULES = {
@@ -21,17 +27,24 @@ SHADOWED_MODULES = {
 }
 
 
+# Libraries that ship ready-made optimizers: a solution importing one is flagged for the instructor.
+FLAGGED_MODULES = (
+    "torch", "tensorflow", "tf_keras", "keras", "jax", "jaxlib", "optax", "flax", "haiku", "sklearn",
+    "mxnet", "paddle", "theano", "chainer", "autograd", "trax", "lightning", "pytorch_lightning", "scipy.optimize",
+)
+
+
 @dataclass
 class Inspection:
     runnable: bool  # every notebook readable (missing ones just score zero)
-    reasons: list[str] = field(default_factory=list)  # for the needs-review status
+    reasons: list[Reason] = field(default_factory=list)  # for the needs-review status
     missing: list[str] = field(default_factory=list)
-    student_sources: list[str] = field(default_factory=list)  # code the student wrote or kept (not test cells)
+    flagged_imports: list[str] = field(default_factory=list)  # optimizer libraries its own code imports
+
+    def flag(self, kind: ReasonKind, detail: str) -> None:
+        self.reasons.append(Reason(kind, detail))
 
 
-def _tracked(cell) -> dict | None:
-    meta = cell.get("metadata", {}).get("nbgrader")
-    return meta if isinstance(meta, dict) and meta.get("grade_id") is not None else None
 
 
 def _norm(text) -> str:
@@ -65,28 +78,29 @@ def read_notebook(path: Path) -> nbformat.NotebookNode:
 def inspect(submitted: Path, release: Path, notebooks: list[str]) -> Inspection:
     """Compare the submission folder with the release folder of one assignment."""
     result = Inspection(runnable=True)
+    student_sources: list[str] = []  # code the student wrote or kept (not test cells)
     for name in notebooks:
         path = submitted / f"{name}.ipynb"
         if not path.is_file() or path.is_symlink():
             result.missing.append(name)
-            result.reasons.append(f"missing notebook: {name}.ipynb")
+            result.flag(ReasonKind.MISSING_NOTEBOOK, f"missing notebook: {name}.ipynb")
             continue
         try:
             nb = read_notebook(path)
         except ValueError as error:
             result.runnable = False
-            result.reasons.append(f"invalid notebook: {error}")
+            result.flag(ReasonKind.INVALID_NOTEBOOK, f"invalid notebook: {error}")
             continue
         released = nbformat.read(release / f"{name}.ipynb", as_version=4)
         tampered = _compare(nb, released)
         if tampered:
             shown = "; ".join(tampered[:6]) + (f"; and {len(tampered) - 6} more" if len(tampered) > 6 else "")
-            result.reasons.append(f"tampered cells restored in {name}.ipynb: {shown}")
-        test_ids = {m["grade_id"] for c in released.cells if (m := _tracked(c)) and m.get("grade") and not m.get("solution")}
+            result.flag(ReasonKind.TAMPERED, f"tampered cells restored in {name}.ipynb: {shown}")
+        test_ids = {m["grade_id"] for c in released.cells if (m := tracked_meta(c)) and m.get("grade") and not m.get("solution")}
         for cell in nb.cells:
-            meta = _tracked(cell)
+            meta = tracked_meta(cell)
             if cell.get("cell_type") == "code" and not (meta and meta.get("grade_id") in test_ids):
-                result.student_sources.append(_norm(cell.get("source", "")))
+                student_sources.append(_norm(cell.get("source", "")))
     if result.runnable and len(result.missing) == len(notebooks):
         result.runnable = False
     shadows = sorted(
@@ -95,16 +109,46 @@ def inspect(submitted: Path, release: Path, notebooks: list[str]) -> Inspection:
         or p.suffix in {".pth"}
     ) if submitted.is_dir() else []
     if shadows:
-        result.reasons.append(f"submission ships files that shadow modules: {', '.join(shadows)}")
+        result.flag(ReasonKind.SHADOWED_MODULES, f"submission ships files that shadow modules: {', '.join(shadows)}")
+    result.flagged_imports = flagged_imports(student_sources)
+    if result.flagged_imports:
+        result.flag(ReasonKind.OPTIMIZER_IMPORT,
+                    f"imports a library that ships optimizers: {', '.join(result.flagged_imports)}")
     return result
+
+
+def flagged_imports(sources: list[str]) -> list[str]:
+    """Optimizer-shipping libraries imported by these cells (static: ``import``, ``from``, ``__import__``)."""
+    found: set[str] = set()
+    for source in sources:
+        try:
+            tree = ast.parse(python_source(source))
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            continue
+        for node in ast.walk(tree):
+            modules: list[str] = []
+            if isinstance(node, ast.Import):
+                modules = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                modules = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            elif isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant):
+                func = node.func
+                called = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+                if called in {"__import__", "import_module"} and isinstance(node.args[0].value, str):
+                    modules = [node.args[0].value]
+            for module in modules:
+                for flagged in FLAGGED_MODULES:
+                    if module == flagged or module.startswith(flagged + "."):
+                        found.add(flagged)
+    return sorted(found)
 
 
 def _compare(nb, released) -> list[str]:
     problems: list[str] = []
-    expected = {m["grade_id"]: (c, m) for c in released.cells if (m := _tracked(c))}
+    expected = {m["grade_id"]: (c, m) for c in released.cells if (m := tracked_meta(c))}
     seen: dict[str, int] = {}
     for cell in nb.cells:
-        meta = _tracked(cell)
+        meta = tracked_meta(cell)
         if meta is None:
             continue
         grade_id = str(meta.get("grade_id"))

@@ -20,18 +20,12 @@ from typing import Any
 import nbformat
 
 from . import compare, golden
+from .cells import is_test_cell, python_source
 from .records import RecordError, decode
 
 MAX_RECORDS_BYTES = 64 * 1024 * 1024  # a whole records file
 MAX_RECORD_LINE = 16 * 1024 * 1024  # one record
 MAX_NOTES = 20
-
-# Libraries that ship ready-made optimizers: a solution importing one is flagged for the instructor.
-FLAGGED_MODULES = (
-    "torch", "tensorflow", "tf_keras", "keras", "jax", "jaxlib", "optax", "flax", "haiku", "sklearn",
-    "mxnet", "paddle", "theano", "chainer", "autograd", "trax", "lightning", "pytorch_lightning", "scipy.optimize",
-)
-
 
 class PlanError(RuntimeError):
     """The instructor's source notebook cannot be graded as written (an instructor's error)."""
@@ -67,6 +61,7 @@ class CheckResult:
     records: int
     message: str = ""
     hint: str = ""
+    mistake: int | None = None  # which known mistake (index of the golden file's wrong variant) it matched
 
 
 @dataclass
@@ -100,26 +95,13 @@ class Judgement:
     @classmethod
     def from_json(cls, text: str) -> "Judgement":
         raw = json.loads(text)
+        if not isinstance(raw, dict):
+            raise ValueError("a judgement is a JSON object")
         cells = [CellResult(**{**c, "checks": [CheckResult(**k) for k in c["checks"]]}) for c in raw["cells"]]
         return cls(raw["assignment"], cells, raw.get("notes", []), raw.get("flagged_imports", []))
 
 
 # -- the plan, from the trusted source notebook ------------------------------------------------------
-
-def _python_source(cell_source: str) -> str:
-    """Cell source as plain Python (IPython magics turned into calls), for parsing only."""
-    try:
-        from IPython.core.inputtransformer2 import TransformerManager
-
-        return TransformerManager().transform_cell(cell_source)
-    except Exception:  # noqa: BLE001 - fall back to the raw text
-        return cell_source
-
-
-def _is_test_cell(cell) -> bool:
-    meta = cell.get("metadata", {}).get("nbgrader", {})
-    return cell.get("cell_type") == "code" and bool(meta.get("grade")) and not meta.get("solution")
-
 
 def check_calls(source: str, where: str) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
     """The checks a test cell calls: literal names, in order, and computed names as patterns.
@@ -128,7 +110,7 @@ def check_calls(source: str, where: str) -> tuple[tuple[str, ...], tuple[tuple[s
     check_name("adam", options)``) becomes a pattern ``(prefix, word)``: its leading literal text and
     the first other string literal in it; :func:`plan` matches it against the golden names.
     """
-    tree = ast.parse(_python_source(source), filename=where)
+    tree = ast.parse(python_source(source), filename=where)
     aliases = {"check"}
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.module and node.module.endswith("checks"):
@@ -183,7 +165,7 @@ def plan(source_notebooks: list[Path], assignment: str, golden_folder: Path | No
     for path in source_notebooks:
         nb = nbformat.read(path, as_version=4)
         for cell in nb.cells:
-            if not _is_test_cell(cell):
+            if not is_test_cell(cell):
                 continue
             meta = cell.metadata["nbgrader"]
             names, patterns = check_calls(cell.source, f"{path.name}:{meta['grade_id']}")
@@ -297,33 +279,5 @@ def _judge_check(name: str, values: list[Any], golden_folder: Path) -> CheckResu
         except Exception as error:  # noqa: BLE001 - a value the comparison cannot handle fails
             verdict = compare.Verdict(name, False, f"value could not be compared ({type(error).__name__})")
         if not verdict.passed:
-            return CheckResult(name, False, len(values), verdict.message, verdict.hint)
+            return CheckResult(name, False, len(values), verdict.message, verdict.hint, verdict.variant)
     return CheckResult(name, True, len(values))
-
-
-# -- flags for the instructor ------------------------------------------------------------------------
-
-def flagged_imports(sources: list[str]) -> list[str]:
-    """Optimizer-shipping libraries imported by these cells (static: ``import``, ``from``, ``__import__``)."""
-    found: set[str] = set()
-    for source in sources:
-        try:
-            tree = ast.parse(_python_source(source))
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
-            continue
-        for node in ast.walk(tree):
-            modules: list[str] = []
-            if isinstance(node, ast.Import):
-                modules = [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-                modules = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
-            elif isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant):
-                func = node.func
-                called = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
-                if called in {"__import__", "import_module"} and isinstance(node.args[0].value, str):
-                    modules = [node.args[0].value]
-            for module in modules:
-                for flagged in FLAGGED_MODULES:
-                    if module == flagged or module.startswith(flagged + "."):
-                        found.add(flagged)
-    return sorted(found)

@@ -1,5 +1,10 @@
 """The grading pipeline: prepare → (collect) → inspect → execute → judge → record → feedback.
 
+One submission's path, each stage taking the previous one's typed result::
+
+    status row ─ pending ─▶ Pending ─ integrity.inspect ─▶ Inspection ─ pool (execute) ─▶ Execution
+      ─ judge ─▶ Outcome ─ record ─▶ receipt time ─ feedback ─▶ HTML pages
+
 Each collected submission is one unit of work. Units whose inputs (the submitted files, the
 assignment's source and golden files, the grader version and execution settings) are unchanged since
 they were last recorded are skipped, so a rerun is idempotent and a run killed mid-batch resumes
@@ -7,33 +12,31 @@ where it stopped. Execution happens in worker subprocesses (``--jobs``; each stu
 to one worker, so workers handle disjoint students), each submission under a wall-clock limit after
 which its worker is killed and replaced. Judging, recording and feedback happen here, in the
 instructor's process, one submission at a time: the result does not depend on the number of workers.
+Process management lives in :mod:`autograder.pool`; the callers rebuild the class dashboard.
 """
 
 from __future__ import annotations
 
-import ctypes
 import hashlib
 import json
-import os
 import queue
-import selectors
-import signal
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
+
+from sqlalchemy.engine import Engine
 
 from . import feedback as feedback_stage
 from . import integrity, judge
 from .course import Course, CourseError, tool_env, utcnow
-from .execute import RECORDS_NAME, Execution, ExecuteSettings, keep_records, kernel_config, records_path
+from .execute import Execution, ExecuteSettings, kernel_config
+from .pool import Pool
+from .reasons import Reason, ReasonKind, reasons_from_json
 from .record import Outcome, engine_for, open_gradebook, record, status_rows
-from .worker import course_to
 
-GRADER_VERSION = "1"
+GRADER_VERSION = "2"  # 2: reasons stored with their kind
 
 
 @dataclass
@@ -53,7 +56,7 @@ class Row:
     status: str
     score: float | None
     max_score: float | None
-    reasons: list[str]
+    reasons: list[Reason]
     seconds: float = 0.0
     skipped: bool = False
 
@@ -62,7 +65,6 @@ class Row:
 class Report:
     rows: list[Row] = field(default_factory=list)
     seconds: float = 0.0
-    dashboard: Path | None = None  # the class dashboard, rebuilt after every grading run
 
     @property
     def graded(self) -> list[Row]:
@@ -71,12 +73,13 @@ class Report:
 
 # -- preparing the course folder ---------------------------------------------------------------------
 
-def prepare(course: Course, assignments: list[str]) -> dict[str, judge.Plan]:
+def prepare(course: Course, assignments: list[str], engine: Engine | None = None) -> dict[str, judge.Plan]:
     """Course folder, gradebook, release and plan of every assignment (instructor errors raise here)."""
     course.root.mkdir(parents=True, exist_ok=True)
     course.state.mkdir(exist_ok=True)
     (course.root / "nbgrader_config.py").write_text(course.config_text())
-    engine_for(course.db_url).dispose()
+    if engine is None:  # the status table is created with the engine
+        engine_for(course.db_url).dispose()
     plans = {}
     for assignment in assignments:
         plans[assignment] = judge.plan(course.source_notebooks(assignment), assignment, course.golden)
@@ -113,239 +116,104 @@ def inputs_hash(content: str, trusted_digest: str, settings: ExecuteSettings) ->
 
 # -- grading -----------------------------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class Pending:
+    """A collected submission to grade, and the identity its grade will have."""
+
+    assignment: str
+    student: str
+    inputs_hash: str
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.assignment, self.student
+
+
 def grade(course: Course, assignments: list[str], options: Options | None = None) -> Report:
     """Grade every collected submission of ``assignments`` that is not already graded from the same inputs."""
     options = options or Options()
     started = time.monotonic()
     kernel_config(options.settings)  # refuses early, with a clear error, if the sandbox cannot run
-    plans = prepare(course, assignments)
-    engine = engine_for(course.db_url)
-    report = Report()
-    todo: list[tuple[str, str, str]] = []  # (assignment, student, inputs hash)
-    digests = {a: course.inputs_digest(a) for a in assignments}
-    for assignment in assignments:
-        for row in status_rows(engine, assignment):
-            if options.students and row.student not in options.students:
-                continue
-            wanted = inputs_hash(row.content_hash, digests[assignment], options.settings)
-            if row.inputs_hash == wanted and not options.regrade:
-                report.rows.append(Row(assignment, row.student, row.status, row.score, row.max_score,
-                                       json.loads(row.reasons), skipped=True))
-                continue
-            todo.append((assignment, row.student, wanted))
-    engine.dispose()
-
-    inspections = {}
-    runnable = []
-    for assignment, student, wanted in todo:
-        try:
-            found = integrity.inspect(course.submitted(student, assignment), course.release(assignment),
-                                      course.notebook_names(assignment))
-        except Exception as error:  # noqa: BLE001 - a notebook too odd to inspect is not run
-            found = integrity.Inspection(runnable=False, reasons=[f"invalid notebook: {type(error).__name__}"])
-        inspections[(assignment, student)] = found
-        if found.runnable:
-            runnable.append((assignment, student))
+    engine = engine_for(course.db_url)  # the run's one engine for the status table
+    try:
+        plans = prepare(course, assignments, engine)
+        report = Report()
+        todo = pending(course, engine, assignments, options, report)
+    finally:
+        engine.dispose()
+    inspections = {item.key: inspect(course, item) for item in todo}
 
     from tqdm import tqdm
 
     bar = tqdm(total=len(todo), desc="grading", unit="submission", disable=not options.progress, file=sys.stderr)
-    results: queue.Queue = queue.Queue()
-    for assignment, student, _ in todo:
-        if (assignment, student) not in runnable:
-            results.put(Execution(assignment, student, completed=False))
-    pool = _Pool(course, options, runnable, results)
+    results: queue.Queue[Execution] = queue.Queue()
+    for item in todo:
+        if not inspections[item.key].runnable:
+            results.put(Execution(item.assignment, item.student, completed=False))
+    runnable = [item.key for item in todo if inspections[item.key].runnable]
+    pool = Pool(course, options.settings, options.jobs, options.submission_timeout, runnable, results)
     pool.start()
-    engine = engine_for(course.db_url)
     try:
         with open_gradebook(course) as gb:
-            wanted_hash = {(a, s): h for a, s, h in todo}
+            by_key = {item.key: item for item in todo}
             for _ in range(len(todo)):
-                execution: Execution = results.get()
-                key = (execution.assignment, execution.student)
-                try:
-                    outcome = _decide(course, plans[execution.assignment], inspections[key], execution, wanted_hash[key])
-                except Exception as error:  # noqa: BLE001 - recorded as zero, for review; the batch goes on
-                    empty = judge.judge(plans[execution.assignment], judge.Records({}, []), course.golden)
-                    outcome = Outcome(execution.assignment, execution.student, empty,
-                                      [f"grader error while judging: {type(error).__name__}"], wanted_hash[key], utcnow())
-                record(gb, outcome)
-                feedback_stage.write(course, execution.assignment, execution.student, engine)
-                report.rows.append(Row(execution.assignment, execution.student, outcome.status, outcome.judgement.score,
+                execution = results.get()
+                item = by_key[(execution.assignment, execution.student)]
+                outcome = decide(course, plans[item.assignment], inspections[item.key], execution, item.inputs_hash)
+                received_at = record(gb, outcome)
+                feedback_stage.write_outcome(course, outcome, received_at)
+                report.rows.append(Row(item.assignment, item.student, outcome.status, outcome.judgement.score,
                                        outcome.judgement.max_score, outcome.reasons, execution.seconds))
-                bar.set_postfix_str(f"{execution.student}/{execution.assignment}", refresh=False)
+                bar.set_postfix_str(f"{item.student}/{item.assignment}", refresh=False)
                 bar.update()
     finally:
         pool.stop()
         bar.close()
-        engine.dispose()
     report.rows.sort(key=lambda r: (r.assignment, r.student))
-    from .dashboard import build_dashboard
-
-    report.dashboard = build_dashboard(course.db_url, course.root, golden=course.golden)
     report.seconds = round(time.monotonic() - started, 2)
     return report
 
 
-def _decide(course: Course, the_plan: judge.Plan, found: integrity.Inspection, execution: Execution, wanted: str) -> Outcome:
-    records = judge.read_records(Path(execution.records) if execution.records else None, the_plan.check_names())
-    verdict = judge.judge(the_plan, records, course.golden)
-    verdict.flagged_imports = judge.flagged_imports(found.student_sources)
+def pending(course: Course, engine: Engine, assignments: list[str], options: Options, report: Report) -> list[Pending]:
+    """The collected submissions to grade; those graded before from the same inputs go to ``report`` as skipped."""
+    todo = []
+    for assignment in assignments:
+        digest = course.inputs_digest(assignment)
+        for row in status_rows(engine, assignment):
+            if options.students and row.student not in options.students:
+                continue
+            wanted = inputs_hash(row.content_hash, digest, options.settings)
+            if row.inputs_hash == wanted and not options.regrade:
+                report.rows.append(Row(assignment, row.student, row.status, row.score, row.max_score,
+                                       reasons_from_json(row.reasons), skipped=True))
+                continue
+            todo.append(Pending(assignment, row.student, wanted))
+    return todo
+
+
+def inspect(course: Course, item: Pending) -> integrity.Inspection:
+    """The integrity stage, for one submission; a notebook too odd to inspect is not run."""
+    try:
+        return integrity.inspect(course.submitted(item.student, item.assignment), course.release(item.assignment),
+                                 course.notebook_names(item.assignment))
+    except Exception as error:  # noqa: BLE001 - the submission's problem, recorded; the batch goes on
+        return integrity.Inspection(runnable=False, reasons=[
+            Reason(ReasonKind.INVALID_NOTEBOOK, f"invalid notebook: {type(error).__name__}")])
+
+
+def decide(course: Course, the_plan: judge.Plan, found: integrity.Inspection, execution: Execution,
+           wanted: str) -> Outcome:
+    """The judge's verdict on one executed submission, with every reason to review it."""
+    try:
+        records = judge.read_records(Path(execution.records) if execution.records else None, the_plan.check_names())
+        verdict = judge.judge(the_plan, records, course.golden)
+    except Exception as error:  # noqa: BLE001 - recorded as zero, for review; the batch goes on
+        empty = judge.judge(the_plan, judge.Records({}, []), course.golden)
+        return Outcome(execution.assignment, execution.student, empty,
+                       [Reason(ReasonKind.GRADER_ERROR, f"grader error while judging: {type(error).__name__}")],
+                       wanted, utcnow())
+    verdict.flagged_imports = list(found.flagged_imports)
     reasons = list(found.reasons) + [r for r in execution.reasons if r not in found.reasons]
-    if verdict.flagged_imports:
-        reasons.append(f"imports a library that ships optimizers: {', '.join(verdict.flagged_imports)}")
     if found.runnable and not execution.completed and not execution.reasons:
-        reasons.append("execution did not complete")
+        reasons.append(Reason(ReasonKind.INCOMPLETE, "execution did not complete"))
     return Outcome(execution.assignment, execution.student, verdict, reasons, wanted, utcnow())
-
-
-# -- workers -----------------------------------------------------------------------------------------
-
-def _die_with_parent() -> None:
-    """Runs in the worker before exec: the kernel sends it SIGKILL when the grader dies."""
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
-
-
-class _Worker:
-    def __init__(self, course: Course, index: int):
-        logs = course.state / "logs"
-        logs.mkdir(parents=True, exist_ok=True)
-        self.log = open(logs / f"worker-{index}.log", "ab")
-        env = tool_env({"PYTHONUNBUFFERED": "1"})
-        env.pop("AUTOGRADER_RECORDS", None)
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "autograder.worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log,
-            env=env, cwd=course.root, start_new_session=True, preexec_fn=_die_with_parent,
-        )
-
-    def run(self, task: dict, timeout: float) -> dict | None:
-        """The worker's result, or ``None`` if it died or ran out of time (then it is killed)."""
-        try:
-            self.proc.stdin.write((json.dumps(task) + "\n").encode())
-            self.proc.stdin.flush()
-        except (BrokenPipeError, OSError):
-            return None
-        selector = selectors.DefaultSelector()
-        selector.register(self.proc.stdout, selectors.EVENT_READ)
-        try:
-            if not selector.select(timeout):
-                self.kill()
-                return {"timeout": True}
-            line = self.proc.stdout.readline()
-        finally:
-            selector.close()
-        if not line:
-            self.kill()
-            return None
-        return json.loads(line)
-
-    def kill(self) -> None:
-        _kill_tree(self.proc.pid)
-        self.proc.wait()
-        self.log.close()
-
-    def close(self) -> None:
-        try:
-            self.proc.stdin.close()
-            self.proc.wait(timeout=30)
-        except (OSError, subprocess.TimeoutExpired):
-            _kill_tree(self.proc.pid)
-            self.proc.wait()
-        self.log.close()
-
-
-def _kill_tree(pid: int) -> None:
-    try:
-        import psutil
-
-        children = psutil.Process(pid).children(recursive=True)
-    except Exception:  # noqa: BLE001 - psutil missing or the process is gone
-        children = []
-    for process in [*children]:
-        try:
-            process.kill()
-        except Exception:  # noqa: BLE001
-            pass
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-class _Pool:
-    """``jobs`` threads, each driving one worker process over disjoint students."""
-
-    def __init__(self, course: Course, options: Options, tasks: list[tuple[str, str]], results: queue.Queue):
-        self.course, self.options, self.results = course, options, results
-        by_student: dict[str, list[str]] = {}
-        for assignment, student in tasks:
-            by_student.setdefault(student, []).append(assignment)
-        self.students: queue.Queue = queue.Queue()
-        for student in sorted(by_student):
-            self.students.put((student, by_student[student]))
-        self.threads = [threading.Thread(target=self._drive, args=(i,), daemon=True)
-                        for i in range(max(1, min(options.jobs, len(by_student))))] if by_student else []
-        self.stopping = threading.Event()
-
-    def start(self) -> None:
-        for thread in self.threads:
-            thread.start()
-
-    def stop(self) -> None:
-        self.stopping.set()
-        for thread in self.threads:
-            thread.join(timeout=60)
-
-    def _drive(self, index: int) -> None:
-        worker = None
-        try:
-            while not self.stopping.is_set():
-                try:
-                    student, assignments = self.students.get_nowait()
-                except queue.Empty:
-                    return
-                for assignment in assignments:
-                    if worker is None:
-                        worker = _Worker(self.course, index)
-                    task = {"course": course_to(self.course), "settings": self.options.settings.to_dict(),
-                            "assignment": assignment, "student": student}
-                    kept = records_path(self.course, assignment, student)
-                    live = self.course.autograded(student, assignment) / RECORDS_NAME
-                    kept.unlink(missing_ok=True)
-                    began = time.monotonic()
-                    try:
-                        answer = worker.run(task, self.options.submission_timeout)
-                    except Exception as error:  # noqa: BLE001 - never leave the recorder waiting
-                        worker.kill()
-                        answer = None
-                        self.results.put(Execution(assignment, student, completed=False,
-                                                   reasons=[f"grader error: {type(error).__name__}: {error}"[:300]]))
-                        worker = None
-                        continue
-                    if answer is None or "timeout" in answer:
-                        worker = None
-                        reason = (f"timeout: the submission ran longer than {self.options.submission_timeout:g} s"
-                                  if answer else "the grading worker died while running this submission")
-                        keep_records(live, kept)  # what the kernel reported before it was stopped
-                        self.results.put(Execution(assignment, student, completed=False, reasons=[reason],
-                                                   records=str(kept) if kept.is_file() else None,
-                                                   seconds=round(time.monotonic() - began, 3)))
-                    else:
-                        self.results.put(Execution(**answer))
-        finally:
-            if worker is not None:
-                worker.close()
-
-
-def received_at(course: Course, assignment: str, student: str) -> datetime | None:
-    from .record import status_row
-
-    engine = engine_for(course.db_url)
-    try:
-        row = status_row(engine, assignment, student)
-    finally:
-        engine.dispose()
-    return row.received_at if row else None

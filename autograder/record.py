@@ -1,12 +1,13 @@
 """Record: the judge's scores in nbgrader's gradebook, and each submission's status beside them.
 
 nbgrader's gradebook stays the place of record (formgrader, ``nbgrader export`` and manual grading
-read it): every test cell's ``auto_score`` is overwritten with the judge's verdict. The grader's own
-table, ``autograder_submission``, lives in the same database (any SQLAlchemy URL nbgrader accepts):
-the receipt time recorded at collection, the status (``collected``, ``graded`` or ``needs_review``
-with reasons), the hash of the inputs a grade was computed from, and the judgement the feedback is
-written from. One submission's scores and status are written in one transaction, so a grader killed
-mid-batch leaves each submission either fully recorded or not at all (to be graded again).
+read it): every test cell's ``auto_score`` is the judge's verdict, written only here (nbgrader's
+autograde runs without its score writer). The grader's own
+table (:mod:`autograder.status`) lives in the same database: the receipt time recorded at collection,
+the status (``collected``, ``graded`` or ``needs_review`` with reasons), the hash of the inputs a
+grade was computed from, and the judgement the feedback is written from. One submission's scores
+and status are written in one transaction, so a grader killed mid-batch leaves each submission
+either fully recorded or not at all (to be graded again).
 """
 
 from __future__ import annotations
@@ -16,31 +17,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, DateTime, Float, MetaData, String, Table, Text, create_engine, select
+from sqlalchemy import create_engine, select
 from sqlalchemy.engine import Engine
 
 from .course import Course, ensure_tool_path
 from .judge import Judgement
-
-metadata = MetaData()
-submissions = Table(
-    "autograder_submission",
-    metadata,
-    Column("assignment", String(128), primary_key=True),
-    Column("student", String(128), primary_key=True),
-    Column("received_at", DateTime, nullable=False),  # the grader's clock at collection (UTC)
-    Column("content_hash", String(64), nullable=False),  # of the collected files
-    Column("origin", String(32), nullable=False),  # exchange | zip | gradescope | folder
-    Column("status", String(16), nullable=False),  # collected | graded | needs_review
-    Column("reasons", Text, nullable=False, default="[]"),  # JSON list of strings
-    Column("inputs_hash", String(64)),  # submission + source + golden + grader version, when graded
-    Column("score", Float),
-    Column("max_score", Float),
-    Column("judgement", Text),  # JSON of autograder.judge.Judgement
-    Column("graded_at", DateTime),
-)
-
-GRADED, NEEDS_REVIEW, COLLECTED = "graded", "needs_review", "collected"
+from .reasons import Reason, reasons_to_json
+from .status import COLLECTED, GRADED, NEEDS_REVIEW, metadata, submissions
 
 
 def engine_for(db_url: str) -> Engine:
@@ -109,7 +92,7 @@ class Outcome:
     assignment: str
     student: str
     judgement: Judgement
-    reasons: list[str]
+    reasons: list[Reason]
     inputs_hash: str
     graded_at: datetime
 
@@ -118,8 +101,8 @@ class Outcome:
         return NEEDS_REVIEW if self.reasons else GRADED
 
 
-def record(gradebook, outcome: Outcome) -> None:
-    """Write one submission's scores and status in a single transaction."""
+def record(gradebook, outcome: Outcome) -> datetime:
+    """Write one submission's scores and status in a single transaction; return its receipt time."""
     from nbgrader.api import Assignment, GradeCell, SubmittedAssignment
 
     receipt = status_row_in(gradebook.db, outcome.assignment, outcome.student)
@@ -140,8 +123,9 @@ def record(gradebook, outcome: Outcome) -> None:
                 if not isinstance(cell, GradeCell):
                     continue
                 verdict = verdicts.get((notebook.name, cell.name))
-                if verdict is None:
-                    continue  # not a test cell: a manually graded answer
+                if verdict is None:  # not a test cell: a manually graded answer (as nbgrader marks it)
+                    grade.needs_manual_grade = True
+                    continue
                 if verdict.note and not verdict.checks:
                     grade.auto_score = None
                     grade.needs_manual_grade = True
@@ -151,7 +135,7 @@ def record(gradebook, outcome: Outcome) -> None:
         db.execute(submissions.update().where(
             submissions.c.assignment == outcome.assignment, submissions.c.student == outcome.student,
         ).values(
-            status=outcome.status, reasons=json.dumps(outcome.reasons), inputs_hash=outcome.inputs_hash,
+            status=outcome.status, reasons=reasons_to_json(outcome.reasons), inputs_hash=outcome.inputs_hash,
             score=outcome.judgement.score, max_score=outcome.judgement.max_score,
             judgement=outcome.judgement.to_json(), graded_at=outcome.graded_at,
         ))
@@ -159,6 +143,7 @@ def record(gradebook, outcome: Outcome) -> None:
     except BaseException:
         db.rollback()
         raise
+    return receipt.received_at
 
 
 def status_row_in(db, assignment: str, student: str):

@@ -13,6 +13,11 @@ from typing import Any
 
 import numpy as np
 
+# Where records go: the grader sets RECORDS_ENV, for the kernel, to a file of this name in the
+# submission's working directory; ``autograder.checks.check`` appends one JSON line per check to it.
+RECORDS_ENV = "AUTOGRADER_RECORDS"
+RECORDS_NAME = ".autograder-records.jsonl"
+
 MAX_NUMBERS = 2_000_000  # numbers in one encoded value: far above any check's need
 MAX_DEPTH = 32
 

@@ -17,6 +17,8 @@ from nbgrader.api import Gradebook
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Unicode
 
+from .cells import nbgrader_meta, tracked_meta
+
 SCHEMA_VERSION = 3
 
 
@@ -65,7 +67,7 @@ class RestoreTrackedCells(NbGraderPreprocessor):
             cell = self._canonical(blank, grade_id, source, points, solutions, tasks, restore_source=True)
             position = self._position(nb, order, grade_id)
             nb.cells.insert(position, cell)
-            last = {m["grade_id"]: i for i, c in enumerate(nb.cells) if (m := c.get("metadata", {}).get("nbgrader"))}
+            last = {m["grade_id"]: i for i, c in enumerate(nb.cells) if (m := tracked_meta(c))}
         return nb, resources
 
     def _order(self, assignment_id: str, notebook_id: str, source: dict) -> list[str]:
@@ -73,14 +75,14 @@ class RestoreTrackedCells(NbGraderPreprocessor):
         ids: list[str] = []
         if path.is_file():
             for cell in nbformat.read(path, as_version=4).cells:
-                grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+                grade_id = nbgrader_meta(cell).get("grade_id")
                 if grade_id in source and grade_id not in ids:
                     ids.append(grade_id)
         return ids + sorted(set(source) - set(ids))
 
     @staticmethod
     def _position(nb, order: list[str], grade_id: str) -> int:
-        present = {m["grade_id"]: i for i, c in enumerate(nb.cells) if (m := c.get("metadata", {}).get("nbgrader"))}
+        present = {m["grade_id"]: i for i, c in enumerate(nb.cells) if (m := tracked_meta(c))}
         at = order.index(grade_id)
         for previous in reversed(order[:at]):
             if previous in present:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 from .course import Course
-from .record import GRADED, engine_for, status_rows
+from .reasons import reasons_from_json
+from .record import engine_for, status_rows
+from .status import GRADED, NEEDS_REVIEW
 
 
 def rows(course: Course, assignments: list[str]) -> list[list[str]]:
@@ -26,8 +26,8 @@ def rows(course: Course, assignments: list[str]) -> list[list[str]]:
                 continue
             scores.append("not graded" if row.score is None else f"{row.score:g}/{row.max_score:g}")
             statuses.add(row.status)
-            reasons += [f"{assignment}: {r}" if len(assignments) > 1 else r for r in json.loads(row.reasons)]
-        status = "needs_review" if "needs_review" in statuses else GRADED if statuses == {GRADED} else ",".join(sorted(statuses))
+            reasons += [f"{assignment}: {r}" if len(assignments) > 1 else str(r) for r in reasons_from_json(row.reasons)]
+        status = NEEDS_REVIEW if NEEDS_REVIEW in statuses else GRADED if statuses == {GRADED} else ",".join(sorted(statuses))
         table.append([student, *scores, status, "; ".join(reasons)])
     return table
 
@@ -39,5 +39,8 @@ def format_table(course: Course, assignments: list[str], width: int = 100) -> st
         if len(row[-1]) > width:
             row[-1] = row[-1][: width - 3] + "..."
     widths = [max(len(str(r[i])) for r in [header, *body]) for i in range(len(header))]
-    line = lambda r: "  ".join(str(v).ljust(w) for v, w in zip(r, widths)).rstrip()  # noqa: E731
+
+    def line(cells: list) -> str:
+        return "  ".join(str(v).ljust(w) for v, w in zip(cells, widths)).rstrip()
+
     return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, body)])

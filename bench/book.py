@@ -81,7 +81,7 @@ def _build(scratch: Path, env: dict[str, str], name: str) -> tuple[float, str]:
     CPU[name] = round(_children_cpu() - cpu, 2)
     if result.returncode != 0:
         raise RuntimeError(f"the book build failed in the benchmark:\n{result.stdout}\n{result.stderr}")
-    line = next((l for l in result.stdout.splitlines() if l.startswith("book:")), "")
+    line = next((out for out in result.stdout.splitlines() if out.startswith("book:")), "")
     return seconds, line
 
 

@@ -18,7 +18,7 @@ from . import functional, nn
 from .functional import cross_entropy, log_softmax, mse_loss
 from .grad_mode import is_grad_enabled, no_grad
 from .ops import (
-    abs,
+    abs as abs,  # re-exported, but not in __all__ (see below)
     as_tensor,
     concatenate,
     exp,

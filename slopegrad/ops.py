@@ -49,7 +49,7 @@ def sqrt(x) -> Tensor:
     return as_tensor(x).sqrt()
 
 
-def abs(x) -> Tensor:  # noqa: A001 - same name as numpy.abs / torch.abs
+def abs(x) -> Tensor:  # same name as numpy.abs / torch.abs
     """|x| elementwise."""
     return as_tensor(x).abs()
 

@@ -12,6 +12,9 @@ from pathlib import Path
 
 import nbformat
 
+from autograder.cells import is_test_cell as is_test_cell  # test modules import them from here
+from autograder.cells import nbgrader_meta as nbgrader_meta
+
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "source"
 RELEASE = ROOT / "release"
@@ -27,15 +30,6 @@ def source_notebooks() -> list[Path]:
 
 def read(path: Path) -> nbformat.NotebookNode:
     return nbformat.read(path, as_version=4)
-
-
-def nbgrader_meta(cell) -> dict:
-    return cell.get("metadata", {}).get("nbgrader", {})
-
-
-def is_test_cell(cell) -> bool:
-    meta = nbgrader_meta(cell)
-    return cell.cell_type == "code" and meta.get("grade", False) and not meta.get("solution", False)
 
 
 @dataclass
@@ -126,6 +120,14 @@ def cell_source(path: Path, grade_id: str) -> str:
         if nbgrader_meta(cell).get("grade_id") == grade_id:
             return cell.source
     raise KeyError(grade_id)
+
+
+def stated(path: Path, pattern: str) -> tuple[str, ...]:
+    """The groups of the first match of ``pattern`` in the notebook's markdown: what the text states."""
+    for cell in read(path).cells:
+        if cell.cell_type == "markdown" and (found := re.search(pattern, cell.source)):
+            return found.groups()
+    raise AssertionError(f"{path.name} no longer states {pattern!r}")
 
 
 def check_names(path: Path, assignment: str, pattern: str = r'check\(\s*"({name})"') -> list[str]:

@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pytest
 
-from autograder.compare import first_mismatch, judge
+from autograder.compare import judge
 from autograder.golden import expectation, load_assignment
 from autograder.problems import gradient_descent as problems
 from autograder.problems.trajectories import trajectory
@@ -106,32 +106,6 @@ def test_exactly_the_cells_tagged_uses_solution_need_a_solution():
 
 
 # ----------------------------------------------------------------------------------- golden data
-def test_golden_covers_exactly_the_notebooks_checks():
-    golden = load_assignment(GOLDEN.parent, ASSIGNMENT)
-    assert set(golden) == notebook_check_names()
-    assert len(golden) == 22
-    assert GOLDEN.stat().st_size < 1_500_000
-
-
-def test_golden_file_is_what_the_recorder_writes_now():
-    from tools.golden import ch1_gradient_descent as recorder
-
-    fresh = json.loads(json.dumps(recorder.record(), sort_keys=True))
-    stored = json.loads(GOLDEN.read_text())["checks"]
-    assert set(fresh) == set(stored)
-    for name in fresh:
-        assert first_mismatch(fresh[name], stored[name], 1e-12, 1e-12) is None, name
-
-
-def test_every_variant_is_wrong_and_every_hint_says_something():
-    for name, spec in load_assignment(GOLDEN.parent, ASSIGNMENT).items():
-        assert len(spec.hint) > 30, name
-        for variant in spec.variants:
-            assert len(variant.hint) > 30
-            verdict = judge(variant.value, spec)  # a wrong answer that fails, and gets its own hint
-            assert not verdict.passed and verdict.hint == variant.hint, (name, variant.hint)
-
-
 def test_records_from_a_student_sandbox_pass_the_judge(tmp_path, monkeypatch):
     """Without golden files (as in the sandbox) visible checks use their inline expected= and
     hidden ones only record; the judge, outside, then accepts every recorded value."""

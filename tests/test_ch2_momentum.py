@@ -179,37 +179,6 @@ def test_the_released_notebook_runs_with_only_stubs_raising(tmp_path):
 
 
 # ----------------------------------------------------------------------------------- golden data
-def test_golden_covers_exactly_the_notebooks_checks():
-    golden = load_assignment(GOLDEN.parent, ASSIGNMENT)
-    assert set(golden) == notebook_check_names()
-    assert len(golden) == 23
-    assert GOLDEN.stat().st_size < 1_500_000
-
-
-def test_golden_file_is_what_the_recorder_writes_now():
-    from autograder.compare import first_mismatch
-    from tools.golden import ch2_momentum as recorder
-
-    default = torch.get_default_dtype()
-    try:
-        fresh = json.loads(json.dumps(recorder.record(), sort_keys=True))
-    finally:
-        torch.set_default_dtype(default)  # the recorder works in float64; leave other tests' torch as it was
-    stored = json.loads(GOLDEN.read_text())["checks"]
-    assert set(fresh) == set(stored)
-    for name in fresh:
-        assert first_mismatch(fresh[name], stored[name], 1e-12, 1e-12) is None, name
-
-
-def test_every_variant_is_wrong_and_every_hint_says_something():
-    for name, spec in load_assignment(GOLDEN.parent, ASSIGNMENT).items():
-        assert len(spec.hint) > 30, name
-        for variant in spec.variants:
-            assert len(variant.hint) > 30
-            verdict = judge(variant.value, spec)
-            assert not verdict.passed and verdict.hint == variant.hint, (name, variant.hint)
-
-
 def test_the_golden_hints_cover_the_chapters_mistakes():
     golden = load_assignment(GOLDEN.parent, ASSIGNMENT)
     hints = {name: " ".join(v.hint for v in spec.variants) for name, spec in golden.items()}
@@ -723,7 +692,8 @@ def test_the_sutskever_demonstration(reference):
     # both forms coincide whenever lr is constant, dampening included
     constant = np.full(100, 0.1)
     np.testing.assert_allclose(ns["pytorch_form"](constant, 0.5), ns["sutskever_form"](constant, 0.5), atol=1e-15)
-    assert 1 / (1 - 0.9) == pytest.approx(10)
+    (memory,) = nbtools.stated(NOTEBOOK, r"roughly \$1/\(1 - \\mu\) = (\d+)\$ steps")
+    assert int(memory) == round(1 / (1 - 0.9)), "the velocity's memory, for the chapter's mu = 0.9"
 
 
 def test_the_animation_is_legible_self_contained_and_moves(reference, monkeypatch):

@@ -180,30 +180,6 @@ def test_the_released_notebook_runs_with_only_stubs_raising(tmp_path):
 
 
 # ----------------------------------------------------------------------------------- golden data
-def test_golden_covers_exactly_the_notebooks_checks():
-    golden = load_assignment(GOLDEN.parent, ASSIGNMENT)
-    assert set(golden) == notebook_check_names()
-    assert len(golden) == 31
-    assert GOLDEN.stat().st_size < 1_500_000
-
-
-def test_golden_file_is_what_the_recorder_writes_now():
-    fresh = json.loads(json.dumps(recorder.record(), sort_keys=True))
-    stored = json.loads(GOLDEN.read_text())["checks"]
-    assert set(fresh) == set(stored)
-    for name in fresh:
-        assert first_mismatch(fresh[name], stored[name], 1e-12, 1e-12) is None, name
-
-
-def test_every_variant_is_wrong_and_every_hint_says_something():
-    for name, spec in load_assignment(GOLDEN.parent, ASSIGNMENT).items():
-        assert len(spec.hint) > 30, name
-        for variant in spec.variants:
-            assert len(variant.hint) > 30
-            verdict = judge(variant.value, spec)
-            assert not verdict.passed and verdict.hint == variant.hint, (name, variant.hint)
-
-
 def test_the_golden_hints_cover_the_chapters_mistakes():
     golden = load_assignment(GOLDEN.parent, ASSIGNMENT)
     hints = {name.split(".")[1]: {v.hint for v in spec.variants} for name, spec in golden.items()}
@@ -614,7 +590,8 @@ def test_the_warm_up_numbers(ns):
     assert (ours["start_factor"].default, ours["end_factor"].default, ours["total_iters"].default) == (1 / 3, 1.0, 5)
     example = problems.closed_form_sequence(lambda o: linear(o, start_factor=0.25, total_iters=3), epochs=11, base_lrs=[0.4])[:, 0]
     np.testing.assert_allclose(example[[0, 1, 2, 3, 10]], [0.1, 0.2, 0.3, 0.4, 0.4], atol=1e-12)
-    assert 0.1 * 8192 / 256 == pytest.approx(3.2)  # Goyal et al.'s linear scaling rule
+    batch, lr = nbtools.stated(NOTEBOOK, r"a batch of (\d+) trains at \$\\text\{lr\} = ([\d.]+)\$")
+    assert float(lr) == pytest.approx(0.1 * int(batch) / 256)  # Goyal et al.'s linear scaling rule, as the text states it
 
 
 def test_adams_first_step_moves_every_coordinate_by_about_lr():

@@ -325,22 +325,6 @@ def test_the_released_notebook_runs_with_only_stubs_raising(tmp_path):
 
 
 # ----------------------------------------------------------------------------------- golden data
-def test_golden_covers_exactly_the_notebooks_checks():
-    golden = load_assignment(GOLDEN.parent, ASSIGNMENT)
-    assert set(golden) == notebook_check_names()
-    assert len(golden) == 13
-    assert GOLDEN.stat().st_size < 1_500_000
-
-
-def test_every_variant_is_wrong_and_every_hint_says_something():
-    for name, spec in load_assignment(GOLDEN.parent, ASSIGNMENT).items():
-        assert len(spec.hint) > 30, name
-        for variant in spec.variants:
-            assert len(variant.hint) > 30
-            verdict = judge(variant.value, spec)
-            assert not verdict.passed and verdict.hint == variant.hint, (name, variant.hint)
-
-
 def test_golden_histories_use_a_float64_tolerance_and_the_bars_are_ranges():
     golden = load_assignment(GOLDEN.parent, ASSIGNMENT)
     for name, spec in golden.items():
@@ -384,7 +368,7 @@ def test_the_inline_expectations_equal_the_golden_ones():
     for cell in ("test_train_visible", "test_optimizers_visible"):
         source = cell_source(cell)
         for name, literal in re.findall(r'"(' + ASSIGNMENT + r'\.\w+)",\s*result\["history"\],\s*expected=(\{.*?\}),', source, re.S):
-            inline = eval(literal)  # noqa: S307 - our own notebook's literal
+            inline = eval(literal)  # our own notebook's literal
             spec = golden[name]
             assert set(inline) == set(spec.value)
             for key in inline:

@@ -13,7 +13,6 @@ from urllib.parse import unquote, urlparse
 
 import pytest
 
-from test_book_site import site  # noqa: F401 - the session fixture that builds the book
 from test_dashboard_data import ROOT, parse
 
 from autograder.dashboard.html import GENERATOR
@@ -73,15 +72,15 @@ def test_release_has_no_dashboard_and_no_feedback():
 def test_the_leak_search_finds_planted_links_and_pages(tmp_path, toy_class):
     from autograder.dashboard import build_dashboard
 
-    course, url, golden = toy_class
-    site = tmp_path / "site"
-    site.mkdir()
-    (site / "ok.html").write_text('<a href="#feedback">Feedback</a> <a href="book/instructors.html#dashboards">x</a>')
-    assert leaks(site) == []
-    (site / "linked.html").write_text('<a href="../.state/demo-course/dashboard/index.html">grades</a>')
-    (site / "copied.html").write_text(build_dashboard(url, course, golden=golden).read_text())
-    (site / "fb.html").write_text((course / "feedback" / "alice" / "a1" / "nb.html").read_text())
-    found = leaks(site)
+    course, url = toy_class
+    planted = tmp_path / "site"
+    planted.mkdir()
+    (planted / "ok.html").write_text('<a href="#feedback">Feedback</a> <a href="book/instructors.html#dashboards">x</a>')
+    assert leaks(planted) == []
+    (planted / "linked.html").write_text('<a href="../.state/demo-course/dashboard/index.html">grades</a>')
+    (planted / "copied.html").write_text(build_dashboard(url, course).read_text())
+    (planted / "fb.html").write_text((course / "feedback" / "alice" / "a1" / "nb.html").read_text())
+    found = leaks(planted)
     assert any(f.startswith("linked.html: links") for f in found)
     assert "copied.html: a class dashboard" in found
     assert "fb.html: a student's feedback page" in found
@@ -94,4 +93,5 @@ def toy_class(tmp_path_factory):
     course = tmp_path_factory.mktemp("toy") / "course"
     course.mkdir()
     url = f"sqlite:///{course / 'gradebook.db'}"
-    return course, url, write_class(url, course)
+    write_class(url, course)
+    return course, url

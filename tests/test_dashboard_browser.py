@@ -15,7 +15,7 @@ from urllib.parse import urlparse
 import pytest
 
 from browser import LOCAL_HOSTS, chromium, static_server
-from test_dashboard_data import ROOT, demo_course  # noqa: F401 - the session fixture
+from test_dashboard_data import ROOT
 
 pytestmark = pytest.mark.slow
 
@@ -27,7 +27,7 @@ ROW_KEYS = """(column) => Array.from(document.querySelectorAll('#students-table 
 
 
 @pytest.fixture(scope="module")
-def server(demo_course):  # noqa: F811 - the session fixture, by name
+def server(demo_course):
     with static_server(demo_course) as url:
         yield url
 
@@ -76,7 +76,7 @@ def figures_loaded(page) -> list[dict]:
     return images
 
 
-def test_dashboard_figures_sorting_filtering_and_feedback(browser, server, demo_course):  # noqa: F811
+def test_dashboard_figures_sorting_filtering_and_feedback(browser, server, demo_course):
     from autograder.dashboard import data
 
     found = data.load(f"sqlite:///{demo_course / 'gradebook.db'}", demo_course)
@@ -145,7 +145,7 @@ def test_dashboard_figures_sorting_filtering_and_feedback(browser, server, demo_
         visit.close()
 
 
-def test_dashboard_reads_at_phone_width(browser, server, demo_course):  # noqa: F811
+def test_dashboard_reads_at_phone_width(browser, server, demo_course):
     visit = Visit(browser, 390, 844)
     try:
         page = visit.page

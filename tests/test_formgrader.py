@@ -21,7 +21,7 @@ import psutil
 import pytest
 import requests
 
-from test_dashboard_data import ROOT, STATE, demo_course, state_env  # noqa: F401 - the session fixture
+from test_dashboard_data import ROOT, STATE, state_env
 
 from autograder import formgrader
 from autograder.dashboard import data
@@ -67,7 +67,7 @@ def port_closed(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) != 0
 
 
-def test_formgrader_serves_the_demo_grades_only_with_the_token(demo_course, runtime):  # noqa: F811
+def test_formgrader_serves_the_demo_grades_only_with_the_token(demo_course, runtime):
     found = data.load(f"sqlite:///{demo_course / 'gradebook.db'}", demo_course)
     assignment = found.assignments[0]
     graded = [s for s in found.of_assignment(assignment.name) if s.score is not None]
@@ -131,7 +131,7 @@ def test_formgrader_serves_the_demo_grades_only_with_the_token(demo_course, runt
     assert port_closed(server.port)
 
 
-def test_the_one_command_prints_the_url_and_stops_on_ctrl_c(demo_course, runtime):  # noqa: F811
+def test_the_one_command_prints_the_url_and_stops_on_ctrl_c(demo_course, runtime):
     port = formgrader.free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "autograder.formgrader", "--course", str(demo_course), "--port", str(port)],

@@ -19,6 +19,7 @@ from autograder import collect, feedback, integrity, judge
 from autograder.course import utcnow
 from autograder.demo.build import build_submission
 from autograder.judge import Judgement
+from autograder.reasons import Reason, ReasonKind
 from autograder.record import open_gradebook
 
 ensure_state_env()
@@ -282,28 +283,32 @@ def test_computed_check_names_are_matched_to_golden_names():
 def test_optimizer_imports_are_flagged():
     sources = ["import torch.optim as o", "from sklearn.linear_model import SGDRegressor", "x = __import__('jax')",
                "from scipy import optimize", "import numpy", "import tensorflow as tf"]
-    assert judge.flagged_imports(sources) == ["jax", "scipy.optimize", "sklearn", "tensorflow", "torch"]
+    assert integrity.flagged_imports(sources) == ["jax", "scipy.optimize", "sklearn", "tensorflow", "torch"]
 
 
 def test_inspection_reports_invalid_missing_and_tampered_notebooks(course, tmp_path):
     release = course.release(ASSIGNMENT)
     folder = tmp_path / "sub"
     folder.mkdir()
-    assert integrity.inspect(folder, release, [ASSIGNMENT]).reasons == [f"missing notebook: {ASSIGNMENT}.ipynb"]
+    assert integrity.inspect(folder, release, [ASSIGNMENT]).reasons == [
+        Reason(ReasonKind.MISSING_NOTEBOOK, f"missing notebook: {ASSIGNMENT}.ipynb")]
     (folder / f"{ASSIGNMENT}.ipynb").write_text("{not json")
     found = integrity.inspect(folder, release, [ASSIGNMENT])
-    assert not found.runnable and "invalid notebook" in found.reasons[0]
+    assert not found.runnable and "invalid notebook" in str(found.reasons[0])
+    assert found.reasons[0].kind is ReasonKind.INVALID_NOTEBOOK
     spec = {"metadata": [{"cell": "@first_test", "set": {"points": 99}}], "duplicate": ["@last_test"]}
     (folder / f"{ASSIGNMENT}.ipynb").write_bytes(_files(course, spec)[f"{ASSIGNMENT}.ipynb"])
     found = integrity.inspect(folder, release, [ASSIGNMENT])
-    assert found.runnable and "points changed" in found.reasons[0] and "duplicated" in found.reasons[0]
+    assert found.runnable and "points changed" in str(found.reasons[0]) and "duplicated" in str(found.reasons[0])
+    assert [r.kind for r in found.reasons] == [ReasonKind.TAMPERED]
     (folder / f"{ASSIGNMENT}.ipynb").write_bytes(_files(course, {"kernel_display_name": "Mine"})[f"{ASSIGNMENT}.ipynb"])
     assert integrity.inspect(folder, release, [ASSIGNMENT]).reasons == []
 
 
 def test_feedback_is_escaped_and_self_contained():
     verdict = Judgement("a", [judge.CellResult("nb", "t1", 2, 0, [judge.CheckResult("a.x", False, 1, "<script>alert(1)</script>", "try <b>")])])
-    page = feedback.render("a", "nb", "s", verdict, "needs_review", ["timeout: cell 3 of secret source"], "2030-01-01 00:00:00")
+    page = feedback.render("a", "nb", "s", verdict, "needs_review",
+                           [Reason(ReasonKind.TIMEOUT, "timeout: cell 3 of secret source")], "2030-01-01 00:00:00")
     assert "<script>alert" not in page and "&lt;script&gt;" in page
     assert "secret source" not in page and "timeout" in page
     assert "http" not in page

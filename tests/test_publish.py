@@ -20,7 +20,7 @@ from bs4 import BeautifulSoup
 
 from autograder.sandbox.course import AUTOGRADER_PARTS
 from nbtools import RELEASE, ROOT, SOURCE, assignments, nbgrader_meta, read
-from test_book_site import chapter_html, released_notebooks, site  # noqa: F401 - site: the built book
+from test_book_site import chapter_html, released_notebooks
 from tools.leaks import MARKERS
 from tools.publish import PublishError, load_settings, publish
 from tools.publish.content import StudentFile

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from nbtools import RELEASE, ROOT, SOURCE, assignments, nbgrader_meta, read, run_in_process, source_notebooks
-from tools.leaks import course_secret_lines, find_leaks, secret_lines  # noqa: F401 - also used by other tests
+from tools.leaks import course_secret_lines, find_leaks, secret_lines
 
 
 def all_secret_lines() -> set[str]:

@@ -229,7 +229,7 @@ def test_output_memory_and_files_are_bounded(tmp_path: Path):
     assert errors(nb.cells[5]) == ["OSError"]  # EFBIG: file too large
     assert text(nb.cells[6]).strip() == str(10**7), "the kernel survived; the file stopped at the limit"
     kinds = {e.kind for e in events(tmp_path)}
-    assert {report.OUTPUT_TRUNCATED, report.MEMORY_ERROR, report.CELL_TIMEOUT} <= kinds
+    assert {report.OUTPUT_TRUNCATED, report.MEMORY_ERROR, report.OUTPUT_LOST} <= kinds
 
 
 @pytest.mark.parametrize(("death", "reason"), [

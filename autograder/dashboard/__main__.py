@@ -18,11 +18,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--course", default=".", help="the class's course folder (default: here)")
     parser.add_argument("--db-url", help="gradebook URL (default: the course's, from its nbgrader_config.py)")
     parser.add_argument("--out", help="the page to write (default: <course>/dashboard/index.html)")
-    parser.add_argument("--golden", help="golden folder, to tell targeted hints from general ones")
     parser.add_argument("--course-id", help="only this nbgrader course's assignments")
     args = parser.parse_args(argv)
     try:
-        path = build_dashboard(args.db_url, Path(args.course), args.out, golden=args.golden, course_id=args.course_id)
+        path = build_dashboard(args.db_url, Path(args.course), args.out, course_id=args.course_id)
     except (DashboardError, OSError) as error:
         print(f"dashboard: {error}", file=sys.stderr)
         return 1

@@ -34,7 +34,7 @@ def default_output(course_dir: Path | str) -> Path:
 
 
 def course_settings(course_dir: Path) -> dict:
-    """Gradebook URL, course id and golden folder of a course folder, as its own files state them:
+    """Gradebook URL and course id of a course folder, as its own files state them:
     ``nbgrader_config.py`` (written by the grader, read the way nbgrader reads it) and the grading
     command's saved settings. Missing values are left out."""
     found: dict = {}
@@ -42,7 +42,7 @@ def course_settings(course_dir: Path) -> dict:
     if saved.is_file():
         try:
             raw = json.loads(saved.read_text())
-            found.update({k: raw[k] for k in ("db_url", "course_id", "golden") if raw.get(k)})
+            found.update({k: raw[k] for k in ("db_url", "course_id") if raw.get(k)})
         except (OSError, ValueError):
             pass
     if (course_dir / "nbgrader_config.py").is_file():
@@ -68,15 +68,14 @@ def check_output(course_dir: Path, out_path: Path) -> None:
 
 
 def build_dashboard(db_url: str | None = None, course_dir: Path | str = ".", out_path: Path | str | None = None, *,
-                    golden: Path | str | None = None, course_id: str | None = None,
+                    course_id: str | None = None,
                     built_at: datetime | None = None) -> Path:
     """Write the class dashboard of ``course_dir`` from the gradebook at ``db_url``; return its path.
 
     ``db_url``: any SQLAlchemy URL nbgrader accepts (default: the course's own, from its
     ``nbgrader_config.py``, else ``gradebook.db`` in the course folder). ``out_path``: default
-    ``<course_dir>/dashboard/index.html``. ``golden``: the golden folder, to tell targeted hints from
-    general ones (default: the course's, else the repository's). Safe to call after every grading run:
-    the page is replaced atomically, and a reader never sees half of it.
+    ``<course_dir>/dashboard/index.html``. Safe to call after every grading run: the page is replaced
+    atomically, and a reader never sees half of it.
     """
     course_dir = Path(course_dir).resolve()
     # matplotlib keeps a font cache; without MPLCONFIGDIR (the Makefile sets it) it would go in $HOME.
@@ -88,12 +87,8 @@ def build_dashboard(db_url: str | None = None, course_dir: Path | str = ".", out
         raise DashboardError(f"no gradebook at {url.database or db_url}: grade the class first")
     out = Path(out_path).resolve() if out_path else default_output(course_dir)
     check_output(course_dir, out)
-    if golden is None:
-        from ..course import default_golden
-
-        golden = settings.get("golden") or default_golden()
     try:
-        class_data = gradebook.load(db_url, course_dir, course_id or settings.get("course_id"), Path(golden))
+        class_data = gradebook.load(db_url, course_dir, course_id or settings.get("course_id"))
     except LookupError as error:
         raise DashboardError(str(error)) from error
     difficulty = [figures.item_difficulty(name, [i for i in items if i.assignment == name])

@@ -5,64 +5,37 @@ Two sources, both in the same database (any SQLAlchemy URL nbgrader accepts):
 - nbgrader's own tables, the place of record: assignments and due dates, test cells and their
   points, every submission's per-cell score (a manual grade given in formgrader wins over the
   autograder's, as in nbgrader), extensions;
-- the grader's status table ``autograder_submission`` (:mod:`autograder.record`): receipt time
+- the grader's status table ``autograder_submission`` (:mod:`autograder.status`): receipt time
   (the server's clock at collection, which decides lateness), status and reasons, and the judge's
   verdict per check with the hint its feedback showed.
 
 Reading never writes: no table is created, no migration is run (nbgrader's ``Gradebook`` would do
-both). Which hints were *targeted* (a known wrong variant recognised) rather than a check's general
-hint is not recorded with the verdict; it is recovered from the golden files when they are at hand.
+both). Reasons and verdicts are read as the grader wrote them (:class:`autograder.reasons.Reason`,
+:class:`autograder.judge.Judgement`): each check's verdict records whether its hint was *targeted*
+(a known mistake recognised) or the check's general hint.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from statistics import median
 
-from sqlalchemy import (Boolean, Column, DateTime, Float, Interval, MetaData, String, Table, Text, create_engine, inspect,
-                        select)
+from sqlalchemy import Boolean, Column, DateTime, Float, Interval, MetaData, String, Table, create_engine, inspect, select
 from sqlalchemy.engine import Engine, make_url
 
 from ..course import ASSIGNMENT_ID, STUDENT_ID
+from ..judge import Judgement
+from ..reasons import Reason, ReasonKind, reasons_from_json
+from ..status import NEEDS_REVIEW, STATUS_TABLE
+from ..status import submissions as status_table
 
-STATUS_TABLE = "autograder_submission"
-GRADED, NEEDS_REVIEW, COLLECTED = "graded", "needs_review", "collected"
+
 NOT_RECORDED = "nbgrader_only"  # in nbgrader's tables, never seen by this grader
-
-# Each reason's kind, from how the grader words it (autograder/integrity.py, execute.py, pipeline.py):
-# (prefix of the reason, the kind shown to the instructor, whether it is an integrity flag).
-REASON_KINDS: tuple[tuple[str, str, bool], ...] = (
-    ("tampered cells restored", "tampered cells restored", True),
-    ("sandbox violation", "sandbox violation", True),
-    ("submission ships files that shadow modules", "sandbox violation", True),
-    ("timeout", "timeout", True),
-    ("imports a library that ships optimizers", "optimizer library imported", True),
-    ("kernel died", "kernel died", False),
-    ("the kernel died", "kernel died", False),
-    ("the kernel was killed", "kernel died", False),
-    ("the grading worker died", "kernel died", False),
-    ("invalid notebook", "invalid notebook", False),
-    ("missing notebook", "missing notebook", False),
-    ("execution did not complete", "execution did not complete", False),
-    ("the output of cell", "output lost", False),
-)
-INTEGRITY_KINDS = ("tampered cells restored", "sandbox violation", "timeout", "optimizer library imported")
-
-
-def reason_kind(reason: str) -> tuple[str, bool]:
-    """``(kind, is an integrity flag)`` of one status reason."""
-    lowered = reason.strip().lower()
-    if "longer than" in lowered:  # the pipeline's wall-clock limit per submission
-        return "timeout", True
-    for prefix, kind, integrity in REASON_KINDS:
-        if lowered.startswith(prefix):
-            return kind, integrity
-    return lowered.split(":", 1)[0].strip() or "other", False
-
+# The groups of reasons that are integrity flags, in the order the page counts them.
+INTEGRITY_KINDS = tuple(dict.fromkeys(kind.group for kind in ReasonKind if kind.flag))
 
 @dataclass(frozen=True)
 class TestItem:
@@ -106,7 +79,14 @@ class CheckOutcome:
     name: str
     passed: bool
     hint: str  # the hint the feedback showed ("" when passed or when the check has none)
-    hint_kind: str  # "targeted" (a known mistake recognised), "general", "" (no hint) or "unknown"
+    hint_kind: str  # "targeted" (a known mistake recognised), "general" or "" (no hint)
+
+    @classmethod
+    def of(cls, notebook: str, grade_id: str, check) -> CheckOutcome:
+        """From the judge's :class:`autograder.judge.CheckResult`."""
+        hint = "" if check.passed else str(check.hint or "")
+        kind = "" if not hint else "targeted" if check.mistake is not None else "general"
+        return cls(notebook, grade_id, check.name, bool(check.passed), hint, kind)
 
 
 @dataclass
@@ -114,7 +94,7 @@ class Submission:
     assignment: str
     student: str
     status: str  # graded | needs_review | collected | nbgrader_only
-    reasons: list[str]
+    reasons: list[Reason]
     score: float | None  # nbgrader's total (None: nothing graded yet)
     max_score: float
     received_at: datetime | None  # naive UTC: the grader's receipt time, else nbgrader's timestamp
@@ -142,12 +122,12 @@ class Submission:
     @property
     def kinds(self) -> list[str]:
         """The kinds of its reasons, in order, without repeats."""
-        return list(dict.fromkeys(reason_kind(r)[0] for r in self.reasons))
+        return list(dict.fromkeys(r.kind.group for r in self.reasons))
 
     @property
     def flags(self) -> list[str]:
         """Its integrity flags (kinds of reasons that say the submission tried, or did, something wrong)."""
-        return list(dict.fromkeys(reason_kind(r)[0] for r in self.reasons if reason_kind(r)[1]))
+        return list(dict.fromkeys(r.kind.group for r in self.reasons if r.kind.flag))
 
     @property
     def fraction(self) -> float | None:
@@ -193,13 +173,11 @@ def engine(db_url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
-def load(db_url: str, course_dir: Path | None = None, course_id: str | None = None,
-         golden: Path | None = None) -> ClassData:
+def load(db_url: str, course_dir: Path | None = None, course_id: str | None = None) -> ClassData:
     """Everything the dashboard shows, read from the gradebook at ``db_url``.
 
     ``course_dir``: where ``feedback/<student>/<assignment>/*.html`` are looked for; ``course_id``:
-    only this course's assignments when the gradebook holds several; ``golden``: the golden folder,
-    to tell targeted hints from general ones.
+    only this course's assignments when the gradebook holds several.
     """
     db = engine(db_url)
     try:
@@ -211,15 +189,9 @@ def load(db_url: str, course_dir: Path | None = None, course_id: str | None = No
             data.backend = db.dialect.name
     finally:
         db.dispose()
-    hints = _HintKinds(golden)
-    for submission in data.submissions:
-        submission.checks = [CheckOutcome(c.notebook, c.grade_id, c.name, c.passed, c.hint,
-                                          hints.kind(c.name, c.hint) if c.hint else "")
-                             for c in submission.checks]
-        if course_dir is not None:
+    if course_dir is not None:
+        for submission in data.submissions:
             submission.feedback = feedback_files(Path(course_dir), submission.assignment, submission.student)
-    if golden is None or not hints.found:
-        data.notes.append("golden files not found: hints are not told apart as targeted or general")
     return data
 
 
@@ -244,9 +216,6 @@ T_SUBMITTED_NOTEBOOK = Table("submitted_notebook", _nb, Column("id", String(32))
 T_GRADE = Table("grade", _nb, Column("id", String(32)), Column("notebook_id", String(32)), Column("cell_id", String(32)),
                 Column("auto_score", Float), Column("manual_score", Float), Column("extra_credit", Float),
                 Column("needs_manual_grade", Boolean))
-T_STATUS = Table(STATUS_TABLE, MetaData(), Column("assignment", String(128)), Column("student", String(128)),
-                 Column("received_at", DateTime), Column("status", String(16)), Column("reasons", Text),
-                 Column("score", Float), Column("max_score", Float), Column("judgement", Text))
 
 
 def grade_score(auto: float | None, manual: float | None, extra: float | None) -> float:
@@ -326,7 +295,7 @@ def _read_statuses(conn, submissions: dict[tuple[str, str], Submission], assignm
     """Fill in statuses, receipts and verdicts; return each assignment's cell order from the verdicts."""
     order: dict[str, list[tuple[str, str]]] = {}
     unreadable = 0
-    for r in conn.execute(select(T_STATUS)):
+    for r in conn.execute(select(status_table)):
         info = assignments.get(r.assignment)
         if info is None:
             continue
@@ -336,27 +305,22 @@ def _read_statuses(conn, submissions: dict[tuple[str, str], Submission], assignm
             submissions[(r.assignment, r.student)] = submission
         submission.status = r.status
         submission.received_at = r.received_at or submission.received_at
-        try:
-            submission.reasons = [str(x) for x in json.loads(r.reasons or "[]")]
-        except ValueError:
-            submission.reasons = [str(r.reasons)]
+        submission.reasons = reasons_from_json(r.reasons)
         if submission.score is None and r.score is not None:
             submission.score = float(r.score)
         if not r.judgement:
             continue
         try:
-            raw = json.loads(r.judgement)
-            submission.checks = [
-                CheckOutcome(cell["notebook"], cell["grade_id"], check["name"], bool(check["passed"]),
-                             "" if check["passed"] else str(check.get("hint") or ""), "")
-                for cell in raw.get("cells", []) for check in cell.get("checks", [])
-            ]
-            submission.flagged_imports = [str(m) for m in raw.get("flagged_imports", [])]
-            cells = [(c["notebook"], c["grade_id"]) for c in raw.get("cells", [])]
-            if len(cells) > len(order.get(r.assignment, [])):
-                order[r.assignment] = cells
+            verdict = Judgement.from_json(r.judgement)
         except (ValueError, KeyError, TypeError, AttributeError):
             unreadable += 1
+            continue
+        submission.checks = [CheckOutcome.of(cell.notebook, cell.grade_id, check)
+                             for cell in verdict.cells for check in cell.checks]
+        submission.flagged_imports = [str(m) for m in verdict.flagged_imports]
+        cells = [(c.notebook, c.grade_id) for c in verdict.cells]
+        if len(cells) > len(order.get(r.assignment, [])):
+            order[r.assignment] = cells
     if unreadable:
         notes.append(f"{unreadable} recorded verdict(s) could not be read: their checks are not counted")
     return order
@@ -370,35 +334,6 @@ def feedback_files(course_dir: Path, assignment: str, student: str) -> list[str]
     if not folder.is_dir():
         return []
     return [f"feedback/{student}/{assignment}/{p.name}" for p in sorted(folder.glob("*.html")) if p.is_file()]
-
-
-class _HintKinds:
-    """Tells a targeted hint (a known wrong variant's) from a check's general hint, from the golden files."""
-
-    def __init__(self, golden: Path | None):
-        self.golden = Path(golden) if golden else None
-        self.cache: dict[str, dict] = {}
-        self.found = False
-
-    def kind(self, check: str, hint: str) -> str:
-        spec = self._checks(check.partition(".")[0]).get(check)
-        if not spec:
-            return "unknown"
-        if hint in {str(v.get("hint", "")) for v in spec.get("variants", [])}:
-            return "targeted"
-        return "general" if hint == spec.get("hint", "") else "unknown"
-
-    def _checks(self, assignment: str) -> dict:
-        if assignment not in self.cache:
-            self.cache[assignment] = {}
-            path = self.golden / f"{assignment}.json" if self.golden and ASSIGNMENT_ID.match(assignment) else None
-            if path is not None and path.is_file():
-                try:
-                    self.cache[assignment] = json.loads(path.read_text()).get("checks", {})
-                    self.found = True
-                except (OSError, ValueError):
-                    pass
-        return self.cache[assignment]
 
 
 def _safe_url(db_url: str) -> str:

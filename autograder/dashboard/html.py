@@ -15,8 +15,9 @@ import html
 from datetime import datetime, timedelta
 from urllib.parse import quote
 
-from .data import (GRADED, INTEGRITY_KINDS, NOT_RECORDED, ClassData, Submission, assignment_summaries, check_stats,
-                   hint_stats, item_stats, reason_kind, student_rows)
+from ..status import GRADED
+from .data import (INTEGRITY_KINDS, NOT_RECORDED, ClassData, Submission, assignment_summaries, check_stats, hint_stats,
+                   item_stats, student_rows)
 from .figures import Figure
 
 GENERATOR = "autograder.dashboard"  # in a <meta name="generator">: tests find built dashboards by it
@@ -349,7 +350,7 @@ def _review_section(data: ClassData, feedback_prefix: str) -> str:
         return "".join(parts)
     rows = []
     for s in sorted(pending, key=lambda s: (s.assignment, s.student)):
-        reasons = list(s.reasons)
+        reasons = [str(r) for r in s.reasons]
         manual = [c.grade_id for c in s.cells if c.needs_manual_grade]
         if manual:
             reasons.append("awaiting a manual grade: " + ", ".join(manual))
@@ -376,7 +377,7 @@ def _integrity_section(data: ClassData) -> str:
     if flagged:
         rows = [f'<tr><th scope="row">{e(s.student)}</th><td>{e(s.assignment)}</td><td>'
                 + "".join(f'<span class="flag">{e(f)}</span>' for f in s.flags)
-                + "</td><td class=\"reason\">" + e("; ".join(r for r in s.reasons if r and _is_flag(r))) + "</td></tr>"
+                + "</td><td class=\"reason\">" + e("; ".join(str(r) for r in s.reasons if r.kind.flag)) + "</td></tr>"
                 for s in sorted(flagged, key=lambda s: (s.assignment, s.student))]
         headers = [("Student", "text"), ("Assignment", "text"), ("Flags", "text"), ("Details", "text")]
         parts.append(_table(headers, rows, "Submissions with integrity flags"))
@@ -384,10 +385,6 @@ def _integrity_section(data: ClassData) -> str:
         parts.append("<p>No submission was flagged.</p>")
     parts.append("</section>")
     return "".join(parts)
-
-
-def _is_flag(reason: str) -> bool:
-    return reason_kind(reason)[1]
 
 
 def _lateness_section(data: ClassData) -> str:

@@ -32,12 +32,6 @@ class Demo:
     specs: dict[str, list[dict]]  # assignment -> its students' specs
 
 
-def demo_assignments(source: Path, golden: Path) -> list[str]:
-    """Chapters that exist with their golden file."""
-    return sorted(p.name for p in source.iterdir()
-                  if p.is_dir() and any(p.glob("*.ipynb")) and (golden / f"{p.name}.json").is_file())
-
-
 def build_demo(dest: Path, source: Path | None = None, golden: Path | None = None, mistakes: dict | None = None,
           db_url: str = "", assignments: list[str] | None = None, specs: dict[str, list[dict]] | None = None) -> Demo:
     """Course folder at ``dest`` with every demo submission collected (``specs``: instead of the demo's students)."""
@@ -49,7 +43,7 @@ def build_demo(dest: Path, source: Path | None = None, golden: Path | None = Non
     source = source or REPO / "source"
     golden = golden or REPO / "autograder" / "golden"
     course = Course(root=dest, source=source, golden=golden, db_url=db_url, course_id="demo")
-    names = assignments or demo_assignments(course.source, course.golden)
+    names = assignments or course.assignments()
     specs = specs or specs_for(names, chapter_mistakes.MISTAKES if mistakes is None else mistakes)
     # (Submissions are rebuilt from the current release at every run: after a chapter edit their
     # contents change, so they get a new receipt and are graded again; unchanged ones are skipped.)
@@ -76,6 +70,7 @@ def build_demo(dest: Path, source: Path | None = None, golden: Path | None = Non
 def run_demo(dest: Path, settings: ExecuteSettings | None = None, jobs: int = 2, progress: bool = True,
              submission_timeout: float = DEMO_SUBMISSION_TIMEOUT) -> int:
     from .. import pipeline, summary
+    from ..dashboard import build_dashboard
 
     settings = settings or ExecuteSettings(cell_timeout=DEMO_CELL_TIMEOUT)
     started = time.monotonic()
@@ -92,5 +87,5 @@ def run_demo(dest: Path, settings: ExecuteSettings | None = None, jobs: int = 2,
           f"built in {built:.1f} s; {len(graded)} graded in {report.seconds:.1f} s with {jobs} worker(s)"
           + (f" ({sum(r.seconds for r in graded) / len(graded):.1f} s of execution per submission)" if graded else "")
           + f"; feedback in {demo.course.root / 'feedback'}", file=sys.stdout)
-    print(f"class dashboard: {report.dashboard}")
+    print(f"class dashboard: {build_dashboard(demo.course.db_url, demo.course.root)}")
     return 0

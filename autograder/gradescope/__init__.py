@@ -44,7 +44,7 @@ def _assignment(course: Course, submission: Path) -> str:
     if wanted:
         return wanted
     submitted = {p.stem for p in submission.rglob("*.ipynb")}
-    candidates = [a for a in course.assignments() if set(course.notebook_names(a)) & submitted and course.golden_file(a).is_file()]
+    candidates = [a for a in course.assignments() if set(course.notebook_names(a)) & submitted]
     if len(candidates) != 1:
         raise SystemExit(f"cannot tell the assignment from the submitted notebooks {sorted(submitted)}: set AUTOGRADER_ASSIGNMENT")
     return candidates[0]
@@ -52,8 +52,8 @@ def _assignment(course: Course, submission: Path) -> str:
 
 def results(course: Course, assignment: str) -> dict:
     """Gradescope's results.json from the recorded judgement: one test per graded cell."""
-    from ..feedback import public_reason
     from ..judge import Judgement
+    from ..reasons import public_phrases, reasons_from_json
     from ..record import engine_for, status_row
 
     engine = engine_for(course.db_url)
@@ -73,7 +73,7 @@ def results(course: Course, assignment: str) -> dict:
             lines.append(cell.note)
         tests.append({"name": f"{cell.notebook}: {cell.grade_id}", "score": cell.earned, "max_score": cell.points,
                       "output": "\n".join(lines), "visibility": "visible"})
-    reasons = sorted({public_reason(r) for r in json.loads(row.reasons)})
+    reasons = public_phrases(reasons_from_json(row.reasons))
     output = f"Received {row.received_at.isoformat(sep=' ')} UTC."
     if reasons:
         output += " Your instructor will review this submission: " + "; ".join(reasons) + "."

@@ -28,6 +28,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from ..records import RECORDS_ENV, RECORDS_NAME
 from .limits import SandboxLimits
 
 NOBODY = 65534
@@ -36,8 +37,6 @@ WORKDIR = "/submission"
 COURSE_MOUNT = "/opt/course"
 """Where the read-only course copy appears inside the sandbox (its PYTHONPATH)."""
 MPLCONFIGDIR = "/tmp/matplotlib"
-RECORDS_NAME = ".autograder-records.jsonl"
-"""The records file that ``autograder.checks.check`` appends to, inside WORKDIR."""
 
 # Tools are taken from /usr only: the sandbox shows /usr, and nothing under /usr/local.
 TOOL_DIRS = ("/usr/bin", "/usr/sbin", "/bin", "/sbin")
@@ -93,7 +92,7 @@ def sandbox_env(mounts: Mounts) -> dict[str, str]:
         "PYTHONPATH": COURSE_MOUNT,
         "PYTHONDONTWRITEBYTECODE": "1",
         "PYTHONNOUSERSITE": "1",
-        "AUTOGRADER_RECORDS": f"{WORKDIR}/{RECORDS_NAME}",
+        RECORDS_ENV: f"{WORKDIR}/{RECORDS_NAME}",
         "MPLBACKEND": "Agg",
         # Course helpers skip drawing that no check reads (the frames of courseplots.animate_paths).
         "COURSE_GRADING": "1",

@@ -115,7 +115,7 @@ class BoundedExecute(Execute):
         except CellTimeoutError:
             # The reply came but not the outputs: most likely a message over the size bound,
             # after which ZMQ drops the connection for good. Reconnect for the next cells.
-            self._event(Event(report.CELL_TIMEOUT, f"the output of cell {index} was lost (a message too large?)"))
+            self._event(Event(report.OUTPUT_LOST, f"the output of cell {index} was lost (a message too large?)"))
             self._reconnect_iopub()
         cell.outputs.append(self._error("KernelDied" if self._dead else "CellTimeoutError", self._dead or "cell timed out"))
         return cell, resources

@@ -235,7 +235,7 @@ class SandboxedKernelManager(AsyncKernelManager):
         if self._box.group is not None:
             argv = self._box.group.launcher(argv, tool("sh"))  # type: ignore[arg-type]
         os.chown(self.connection_file, NOBODY, NOBODY)
-        log = open(self._box.log, "wb")  # noqa: SIM115 -- the kernel's stdout and stderr, closed below
+        log = open(self._box.log, "wb")  # the kernel's stdout and stderr, closed below
         try:
             kw.update(env={"PATH": "/usr/bin:/bin"}, cwd=str(self._box.root), stdout=log, stderr=subprocess.STDOUT)
             await super()._async_launch_kernel(argv, **kw)

@@ -35,6 +35,8 @@ from pathlib import Path
 
 import nbformat
 
+from autograder.cells import is_test_cell, nbgrader_meta
+
 # Bump when the way pages are made changes, to invalidate every cached execution.
 RENDER_VERSION = "2"
 # A line this short, or made of punctuation only, is too generic to identify a solution.
@@ -119,10 +121,6 @@ class Report:
 
 
 # --- cells ---------------------------------------------------------------------------------
-
-
-def nbgrader_meta(cell) -> dict:
-    return cell.get("metadata", {}).get("nbgrader", {}) or {}
 
 
 def is_secret_cell(cell) -> bool:
@@ -220,11 +218,6 @@ def kernel_environment(root: Path) -> dict[str, str]:
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(root), env.get("PYTHONPATH", "")) if p)
     env.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
     return env
-
-
-def is_test_cell(cell) -> bool:
-    meta = nbgrader_meta(cell)
-    return cell.cell_type == "code" and bool(meta.get("grade")) and not meta.get("solution")
 
 
 async def _run_cells(client, nb, skip_tests: bool, **kernel_options) -> None:

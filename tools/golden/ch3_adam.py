@@ -207,7 +207,7 @@ def _adam_rule(param, grad, state, *, lr, beta1, beta2, eps, amsgrad, mistake=No
         denominator = np.sqrt(v_hat + eps) if mistake == EPS_IN_SQRT else np.sqrt(v_hat) + eps
         update = lr * m_hat / denominator
     if mistake == NOT_IN_PLACE:
-        param = param - update  # noqa: F841 - the mistake: the caller's array is not changed
+        param = param - update  # the mistake: the caller's array is not changed
     else:
         param -= update
 
