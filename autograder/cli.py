@@ -4,7 +4,7 @@
     course-grade --course DIR collect exchange ASSIGNMENT [--exchange ROOT]
     course-grade --course DIR collect zip ASSIGNMENT FILE.zip (--mapping MAP.csv | --pattern REGEX)
     course-grade --course DIR collect folder ASSIGNMENT STUDENT FOLDER
-    course-grade --course DIR grade [ASSIGNMENT...] [--jobs N] [--unsafe-no-sandbox] [--regrade]
+    course-grade --course DIR grade [ASSIGNMENT...] [--jobs N | --dask ADDRESS|local:N] [--unsafe-no-sandbox] [--regrade]
     course-grade --course DIR status [ASSIGNMENT...]
     course-grade --course DIR feedback [ASSIGNMENT...]
     course-grade --course DIR export [--nbgrader-csv F] [--canvas-csv F] [--roster R] [--canvas-id A=ID]
@@ -103,7 +103,8 @@ def cmd_grade(args) -> int:
     course = load_course(args)
     assignments = _assignments(course, args.assignments)
     options = pipeline.Options(settings=_settings(args), jobs=args.jobs, submission_timeout=args.submission_timeout,
-                               regrade=args.regrade, students=args.student or None, progress=not args.no_progress)
+                               regrade=args.regrade, students=args.student or None, progress=not args.no_progress,
+                               dask=args.dask)
     report = pipeline.grade(course, assignments, options)
     graded = report.graded
     per = sum(r.seconds for r in graded) / len(graded) if graded else 0.0
@@ -207,6 +208,8 @@ def parser() -> argparse.ArgumentParser:
     sub.add_argument("assignments", nargs="*")
     sub.add_argument("--student", action="append", help="only this student (repeatable)")
     sub.add_argument("--regrade", action="store_true", help="grade again even if the inputs are unchanged")
+    sub.add_argument("--dask", metavar="SCHEDULER_ADDRESS",
+                     help="execute on Dask workers (e.g. tcp://grader1:8786), or local:N for N local worker processes")
     execution(sub)
     sub.set_defaults(run=cmd_grade)
 

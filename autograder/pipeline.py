@@ -44,6 +44,7 @@ class Options:
     regrade: bool = False
     students: list[str] | None = None
     progress: bool = True
+    dask: str | None = None  # a Dask scheduler's address, or "local:N" (see autograder/distributed.py)
 
 
 @dataclass
@@ -117,7 +118,8 @@ def grade(course: Course, assignments: list[str], options: Options | None = None
     """Grade every collected submission of ``assignments`` that is not already graded from the same inputs."""
     options = options or Options()
     started = time.monotonic()
-    kernel_config(options.settings)  # refuses early, with a clear error, if the sandbox cannot run
+    if options.dask is None:
+        kernel_config(options.settings)  # refuses early, with a clear error, if the sandbox cannot run
     plans = prepare(course, assignments)
     engine = engine_for(course.db_url)
     report = Report()
@@ -154,15 +156,18 @@ def grade(course: Course, assignments: list[str], options: Options | None = None
     for assignment, student, _ in todo:
         if (assignment, student) not in runnable:
             results.put(Execution(assignment, student, completed=False))
-    pool = _Pool(course, options, runnable, results)
+    pool = _pool(course, options, runnable, results)
     pool.start()
     engine = engine_for(course.db_url)
     try:
         with open_gradebook(course) as gb:
             wanted_hash = {(a, s): h for a, s, h in todo}
             for _ in range(len(todo)):
-                execution: Execution = results.get()
+                execution: Execution | Exception = results.get()
+                if isinstance(execution, Exception):
+                    raise execution  # the run cannot go on (e.g. the Dask scheduler went away)
                 key = (execution.assignment, execution.student)
+                pool.save_autogrades(gb, execution)
                 try:
                     outcome = _decide(course, plans[execution.assignment], inspections[key], execution, wanted_hash[key])
                 except Exception as error:  # noqa: BLE001 - recorded as zero, for review; the batch goes on
@@ -275,6 +280,15 @@ def _kill_tree(pid: int) -> None:
         pass
 
 
+def _pool(course: Course, options: Options, tasks: list[tuple[str, str]], results: queue.Queue):
+    """Where submissions execute: local worker processes, or Dask workers (``options.dask``)."""
+    if options.dask:
+        from .distributed import DaskPool
+
+        return DaskPool(course, options, tasks, results)
+    return _Pool(course, options, tasks, results)
+
+
 class _Pool:
     """``jobs`` threads, each driving one worker process over disjoint students."""
 
@@ -299,6 +313,9 @@ class _Pool:
         for thread in self.threads:
             thread.join(timeout=60)
 
+    def save_autogrades(self, gradebook, execution: Execution) -> None:
+        """Nothing to do: the workers' nbgrader wrote its scores into the course's gradebook."""
+
     def _drive(self, index: int) -> None:
         worker = None
         try:
@@ -308,36 +325,41 @@ class _Pool:
                 except queue.Empty:
                     return
                 for assignment in assignments:
-                    if worker is None:
-                        worker = _Worker(self.course, index)
-                    task = {"course": course_to(self.course), "settings": self.options.settings.to_dict(),
-                            "assignment": assignment, "student": student}
-                    kept = records_path(self.course, assignment, student)
-                    live = self.course.autograded(student, assignment) / RECORDS_NAME
-                    kept.unlink(missing_ok=True)
-                    began = time.monotonic()
-                    try:
-                        answer = worker.run(task, self.options.submission_timeout)
-                    except Exception as error:  # noqa: BLE001 - never leave the recorder waiting
-                        worker.kill()
-                        answer = None
-                        self.results.put(Execution(assignment, student, completed=False,
-                                                   reasons=[f"grader error: {type(error).__name__}: {error}"[:300]]))
-                        worker = None
-                        continue
-                    if answer is None or "timeout" in answer:
-                        worker = None
-                        reason = (f"timeout: the submission ran longer than {self.options.submission_timeout:g} s"
-                                  if answer else "the grading worker died while running this submission")
-                        keep_records(live, kept)  # what the kernel reported before it was stopped
-                        self.results.put(Execution(assignment, student, completed=False, reasons=[reason],
-                                                   records=str(kept) if kept.is_file() else None,
-                                                   seconds=round(time.monotonic() - began, 3)))
-                    else:
-                        self.results.put(Execution(**answer))
+                    execution, worker = run_in_worker(worker, self.course, self.options, assignment, student, index)
+                    self.results.put(execution)
         finally:
             if worker is not None:
                 worker.close()
+
+
+def run_in_worker(worker: _Worker | None, course: Course, options: Options, assignment: str, student: str,
+                  index: int) -> tuple[Execution, _Worker | None]:
+    """Execute one submission in ``worker`` (started if ``None`` or dead); return the execution and the
+    worker to use next (``None`` once it was killed for a timeout or died)."""
+    if worker is not None and worker.proc.poll() is not None:
+        worker.kill()
+        worker = None
+    if worker is None:
+        worker = _Worker(course, index)
+    task = {"course": course_to(course), "settings": options.settings.to_dict(), "assignment": assignment, "student": student}
+    kept = records_path(course, assignment, student)
+    live = course.autograded(student, assignment) / RECORDS_NAME
+    kept.unlink(missing_ok=True)
+    began = time.monotonic()
+    try:
+        answer = worker.run(task, options.submission_timeout)
+    except Exception as error:  # noqa: BLE001 - never leave the recorder waiting
+        worker.kill()
+        return Execution(assignment, student, completed=False,
+                         reasons=[f"grader error: {type(error).__name__}: {error}"[:300]]), None
+    if answer is None or "timeout" in answer:
+        reason = (f"timeout: the submission ran longer than {options.submission_timeout:g} s"
+                  if answer else "the grading worker died while running this submission")
+        keep_records(live, kept)  # what the kernel reported before it was stopped
+        return Execution(assignment, student, completed=False, reasons=[reason],
+                         records=str(kept) if kept.is_file() else None,
+                         seconds=round(time.monotonic() - began, 3)), None
+    return Execution(**answer), worker
 
 
 def received_at(course: Course, assignment: str, student: str) -> datetime | None:
