@@ -21,6 +21,7 @@ import os
 import queue
 import shutil
 import socket
+import sys
 import threading
 import time
 from dataclasses import dataclass, field, replace
@@ -31,6 +32,7 @@ from .execute import RECORDS_NAME, Execution, ExecuteSettings, SandboxRefused, k
 
 LOCAL_PREFIX = "local:"
 IN_FLIGHT_PER_WORKER = 4  # tasks handed to the scheduler per worker thread: bounds the bytes held there
+NO_SANDBOX_EXIT = 2  # as course-grade's own exit status when the sandbox is unavailable
 WORKER_DIED = "the grading worker died while running this submission"
 
 
@@ -121,8 +123,15 @@ def refuse_without_sandbox(settings: ExecuteSettings) -> None:
 
 
 def dask_setup(worker) -> None:
-    """``dask worker --preload autograder.distributed``: refuse to start without a working sandbox."""
-    refuse_without_sandbox(ExecuteSettings())
+    """``dask worker --preload autograder.distributed``: refuse to start without a working sandbox.
+
+    Dask only logs a preload's exception and starts the worker anyway, so this ends the process
+    before it joins the scheduler."""
+    try:
+        refuse_without_sandbox(ExecuteSettings())
+    except SandboxRefused as error:
+        print(f"course-grade: {error}", file=sys.stderr, flush=True)
+        os._exit(NO_SANDBOX_EXIT)
 
 
 def _station(task: SubmissionTask) -> Course:
