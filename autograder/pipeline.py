@@ -64,6 +64,7 @@ class Report:
     rows: list[Row] = field(default_factory=list)
     seconds: float = 0.0
     dashboard: Path | None = None  # the class dashboard, rebuilt after every grading run
+    stages: dict[str, float] = field(default_factory=dict)  # seconds: wall time of each stage of this run
 
     @property
     def graded(self) -> list[Row]:
@@ -118,11 +119,13 @@ def grade(course: Course, assignments: list[str], options: Options | None = None
     """Grade every collected submission of ``assignments`` that is not already graded from the same inputs."""
     options = options or Options()
     started = time.monotonic()
+    clock = _Stages({})
     if options.dask is None:
         kernel_config(options.settings)  # refuses early, with a clear error, if the sandbox cannot run
     plans = prepare(course, assignments)
     engine = engine_for(course.db_url)
-    report = Report()
+    report = Report(stages=clock.into)
+    clock.lap("prepare")
     todo: list[tuple[str, str, str]] = []  # (assignment, student, inputs hash)
     digests = {a: course.inputs_digest(a) for a in assignments}
     for assignment in assignments:
@@ -148,6 +151,7 @@ def grade(course: Course, assignments: list[str], options: Options | None = None
         inspections[(assignment, student)] = found
         if found.runnable:
             runnable.append((assignment, student))
+    clock.lap("inspect")
 
     from tqdm import tqdm
 
@@ -158,7 +162,9 @@ def grade(course: Course, assignments: list[str], options: Options | None = None
             results.put(Execution(assignment, student, completed=False))
     pool = _pool(course, options, runnable, results)
     pool.start()
+    clock.lap("start_workers")
     engine = engine_for(course.db_url)
+    deciding = 0.0
     try:
         with open_gradebook(course) as gb:
             wanted_hash = {(a, s): h for a, s, h in todo}
@@ -166,6 +172,7 @@ def grade(course: Course, assignments: list[str], options: Options | None = None
                 execution: Execution | Exception = results.get()
                 if isinstance(execution, Exception):
                     raise execution  # the run cannot go on (e.g. the Dask scheduler went away)
+                began = time.monotonic()
                 key = (execution.assignment, execution.student)
                 pool.save_autogrades(gb, execution)
                 try:
@@ -180,16 +187,34 @@ def grade(course: Course, assignments: list[str], options: Options | None = None
                                        outcome.judgement.max_score, outcome.reasons, execution.seconds))
                 bar.set_postfix_str(f"{execution.student}/{execution.assignment}", refresh=False)
                 bar.update()
+                deciding += time.monotonic() - began
     finally:
         pool.stop()
         bar.close()
         engine.dispose()
+    clock.lap("execute_and_record")
+    report.stages["judge_record_feedback"] = round(deciding, 3)  # inside execute_and_record, in this process
+    report.stages["execution_per_submission"] = round(
+        sum(r.seconds for r in report.graded) / max(1, len(report.graded)), 3)  # in the workers, kernel start included
     report.rows.sort(key=lambda r: (r.assignment, r.student))
     from .dashboard import build_dashboard
 
     report.dashboard = build_dashboard(course.db_url, course.root, golden=course.golden)
+    clock.lap("dashboard")
     report.seconds = round(time.monotonic() - started, 2)
     return report
+
+
+class _Stages:
+    """Wall time between successive laps, by stage name."""
+
+    def __init__(self, into: dict[str, float]):
+        self.into, self.last = into, time.monotonic()
+
+    def lap(self, name: str) -> None:
+        now = time.monotonic()
+        self.into[name] = round(now - self.last, 3)
+        self.last = now
 
 
 def _decide(course: Course, the_plan: judge.Plan, found: integrity.Inspection, execution: Execution, wanted: str) -> Outcome:
