@@ -321,7 +321,7 @@ class DaskPool:
                 assignment, student = keys.pop(future.key)
                 self.results.put(self._receive(future, assignment, student))
                 future.release()
-                if pending:
+                while pending and len(keys) < self._window():  # workers that joined late get work too
                     stream.add(submit())
         except BaseException as error:  # noqa: BLE001 - the recorder must learn why it will wait no more
             self.results.put(error if isinstance(error, (SandboxRefused, DaskUnavailable)) else self._lost(error))

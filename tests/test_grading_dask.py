@@ -21,7 +21,9 @@ from autograder.record import COLLECTED, dump, engine_for, status_rows
 
 pytestmark = pytest.mark.slow
 ensure_state_env()
-SPECS = [s for s in TOY_SPECS if s["student"] in ("correct", "mistake_sign", "deletes_tests", "kills_kernel")]
+REPORTS_GRADING = {"cell": "@start", "source": "from autograder.checks import grading\nprint('grading mode:', grading())"}
+SPECS = [dict(s, insert_after=[REPORTS_GRADING]) if s["student"] == "mistake_sign" else s
+         for s in TOY_SPECS if s["student"] in ("correct", "mistake_sign", "deletes_tests", "kills_kernel")]
 SLOW = {"student": "zz_slow", "insert_after": [{"cell": "@last_solution", "source": "import time\ntime.sleep(15)"}]}
 SETTINGS = ExecuteSettings(cell_timeout=30)
 
@@ -54,7 +56,8 @@ def test_local_cluster_on_postgres_equals_a_serial_run(tmp_path, serial):
         assert len(report.graded) == len(SPECS)
         assert comparable(dump(course)) == serial
         assert pipeline.grade(course, [ASSIGNMENT], options(dask="local:2")).graded == [], "a rerun regraded"
-    assert (course.autograded("correct", ASSIGNMENT) / f"{ASSIGNMENT}.ipynb").is_file()
+    # The executed notebook came back from the worker, and the kernel knew it was being graded.
+    assert "grading mode: True" in (course.autograded("mistake_sign", ASSIGNMENT) / f"{ASSIGNMENT}.ipynb").read_text()
     assert serial["statuses"][f"correct/{ASSIGNMENT}"]["score"] == 6.0
 
 
@@ -148,3 +151,10 @@ def test_a_worker_without_the_sandbox_refuses_work(tmp_path):
         assert [row.status for row in status_rows(engine)] == [COLLECTED], "something was recorded unsandboxed"
     finally:
         engine.dispose()
+
+
+def test_grading_mode_is_off_outside_the_grader(monkeypatch):
+    from autograder.checks import RECORDS_ENV, grading
+
+    monkeypatch.delenv(RECORDS_ENV, raising=False)
+    assert grading() is False
