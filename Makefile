@@ -37,6 +37,14 @@ release: venv
 book: venv release
 	$(PY) -m tools.book build
 
+# The student repository (tools/publish): release/, the packages graded cells import, the student pins,
+# binder/, a README and a license, in _build/student-repo with one new commit per publish (push it to
+# repository.url of _config.yml). SOLUTIONS=ch1_gradient_descent[,...] adds those reference solutions.
+SOLUTIONS ?=
+.PHONY: publish
+publish: venv release
+	$(PY) -m tools.publish $(if $(SOLUTIONS),--solutions $(SOLUTIONS))
+
 # The bundled demo class (autograder/demo), graded in the sandbox: builds .state/demo-course/, grades
 # every submission with a progress bar and prints the summary table. A rerun grades only what changed.
 .PHONY: grade-demo
@@ -92,5 +100,7 @@ test: system venv student-env
 bench: venv
 	$(PY) -m bench
 
+# Keeps _build/student-repo: its history is what students' clones follow.
 clean:
-	rm -rf $(VENV) $(STUDENT_VENV) $(STATE) _build .pytest_cache bench/results.json
+	rm -rf $(VENV) $(STUDENT_VENV) $(STATE) .pytest_cache bench/results.json
+	if [ -d _build ]; then find _build -mindepth 1 -maxdepth 1 ! -name student-repo -exec rm -rf {} +; fi

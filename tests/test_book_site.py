@@ -22,7 +22,8 @@ import yaml
 from bs4 import BeautifulSoup
 
 from nbtools import RELEASE, ROOT, SOURCE
-from test_release import all_secret_lines, find_leaks
+from test_release import all_secret_lines
+from tools.leaks import find_leaks
 from tools.book import render
 
 pytestmark = pytest.mark.slow

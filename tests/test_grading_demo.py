@@ -96,10 +96,6 @@ def test_expected_scores_and_statuses(demo):
             if earned != partial:
                 problems.append(f"{assignment}/{spec['student']}: {earned}, expected the partial solution's {partial}")
         status = spec.get("status", GRADED if expect in ("full", "partial") or "loses" in spec else None)
-        if status == GRADED and row.reasons == '["the kernel was killed by SIGABRT"]' and not verdict.notes:
-            # Known sandbox issue, reported: a kernel that has run every cell sometimes ends with SIGABRT
-            # when it is shut down (seen on chapter 2's animation); the score is unaffected.
-            continue
         if status and row.status != status:
             problems.append(f"{assignment}/{spec['student']}: status {row.status} {row.reasons}, expected {status}")
         if spec.get("reason") and spec["reason"] not in row.reasons:

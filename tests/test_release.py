@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -12,46 +11,11 @@ from pathlib import Path
 import pytest
 
 from nbtools import RELEASE, ROOT, SOURCE, assignments, nbgrader_meta, read, run_in_process, source_notebooks
-
-REGION = re.compile(r"### BEGIN (SOLUTION|HIDDEN TESTS)\n(.*?)### END \1", re.S)
-# Lines too generic to identify a solution (blank, lone brackets, "return", "pass", ...).
-TRIVIAL = re.compile(r"^[\s\W]*$|^\s*(return|pass|else:|continue|break|try:|finally:)\s*$")
-
-
-def split_regions(text: str) -> tuple[list[str], str]:
-    """The stripped lines inside solution/hidden-test regions of ``text``, and the text outside them."""
-    inside = [line.strip() for m in REGION.finditer(text) for line in m.group(2).splitlines()]
-    return inside, REGION.sub("", text)
-
-
-def secret_lines(texts: list[str]) -> set[str]:
-    """Lines that only the instructor's regions contain.
-
-    A line inside a solution or hidden-test region is secret unless it is trivial (``return``,
-    a lone bracket) or also appears in the public part of some source notebook (narrative,
-    provided code, visible tests), where students see it anyway.
-    """
-    regions, public = [], []
-    for text in texts:
-        inside, outside = split_regions(text)
-        regions += inside
-        public.append(outside)
-    public_text = "\n".join(public)
-    return {line for line in regions if not TRIVIAL.match(line) and line not in public_text}
+from tools.leaks import course_secret_lines, find_leaks, secret_lines  # noqa: F401 - also used by other tests
 
 
 def all_secret_lines() -> set[str]:
-    return secret_lines([cell.source + "\n" for path in source_notebooks() for cell in read(path).cells])
-
-
-def find_leaks(folder, secrets: set[str]) -> list[str]:
-    hits = []
-    for path in sorted(folder.rglob("*")):
-        if path.is_file():
-            text = path.read_text(errors="replace")
-            hits += [f"{path.relative_to(folder)}: {line}" for line in secrets if line in text]
-            hits += [f"{path.relative_to(folder)}: marker" for m in ("BEGIN SOLUTION", "HIDDEN TESTS") if m in text]
-    return hits
+    return course_secret_lines(SOURCE)
 
 
 def test_every_assignment_is_released():

@@ -230,3 +230,22 @@ def test_output_memory_and_files_are_bounded(tmp_path: Path):
     assert text(nb.cells[6]).strip() == str(10**7), "the kernel survived; the file stopped at the limit"
     kinds = {e.kind for e in events(tmp_path)}
     assert {report.OUTPUT_TRUNCATED, report.MEMORY_ERROR, report.CELL_TIMEOUT} <= kinds
+
+
+@pytest.mark.parametrize(("death", "reason"), [
+    ("import os\nos._exit(3)", "the kernel exited with status 3"),
+    ("import os\nos.abort()", "the kernel was killed by SIGABRT"),
+    ("import ctypes\nctypes.string_at(0)", "the kernel was killed by SIGSEGV"),
+    ("import os, signal\nos.kill(os.getpid(), signal.SIGKILL)", "the kernel was killed (SIGKILL)"),
+])
+@pytest.mark.parametrize("last", [False, True], ids=["then-more-cells", "in-the-last-cell"])
+def test_a_kernel_that_dies_in_a_cell_is_reported_with_its_reason(tmp_path: Path, death: str, reason: str, last: bool):
+    """The grader ends kernels by killing them after the last cell; a death of their own stays visible,
+    also when it happens in the last cell."""
+    cells = ["print('before')", death] + ([] if last else ["print('never runs')"])
+    nb, _ = run_cells(tmp_path, *cells)
+    assert text(nb.cells[0]).strip() == "before"
+    assert errors(nb.cells[-1]) == ["KernelDied"]
+    reasons = violations(tmp_path)
+    assert any(r.startswith(reason) for r in reasons), reasons
+    assert any("died while running cell 1" in r for r in reasons), reasons

@@ -37,7 +37,7 @@ kernel for a folder in a process deletes any earlier report there):
   ``limits.record_bytes``: parse it as untrusted data;
 - :func:`violations(folder) <violations>`: reasons for "needs review" (CPU or wall-clock
   limit, kernel killed or died, cell timeout, records rejected); :func:`events` has all events,
-  including informational ones (output truncated, MemoryError, forced shutdown).
+  including informational ones (output truncated, MemoryError).
 
 Limits (:class:`SandboxLimits`, defaults): 60 s CPU per process, 2 GiB address space per
 process, 64 processes+threads per sandbox, 50 MB per file, 256 open files, 64 MiB /tmp,

@@ -11,11 +11,18 @@ passes the submission's autograded folder as ``cwd``. For each kernel the manage
    with a cleared environment (``JPY_PARENT_PID`` unset, no secrets), the records file
    ``AUTOGRADER_RECORDS`` inside the working directory, the course copy on ``PYTHONPATH``;
 3. interrupts by message (a signal would reach bubblewrap, not the kernel), kills the whole
-   sandbox after ``wall_seconds``, and on shutdown kills the sandbox's first process, which
-   takes every other process of the PID namespace with it;
+   sandbox after ``wall_seconds``, and ends the kernel by killing the sandbox's first process,
+   which takes every other process of the PID namespace with it;
 4. after the kernel ended, copies the records file out (a regular file within the size
    bound, see :func:`.report.collect_records`), records how the kernel ended in the
    folder's report (:mod:`.report`), and deletes the throwaway root.
+
+Why a kill rather than ipykernel's ``shutdown_request``: ipykernel 7 answers that request on
+its control thread while the main thread tears the kernel down at exit, and the two race:
+about one kernel in thirty then aborts inside libzmq (``Assertion failed: pfd.revents &
+POLLIN``, seen as SIGABRT) or hangs in ``control_thread.join()``. Shutdown comes after the
+last cell, whose outputs and records are in by then, so nothing is lost by killing; a kernel
+that had died before keeps its own exit status, and a death during a cell is still reported.
 """
 
 from __future__ import annotations
@@ -136,7 +143,7 @@ class SandboxedKernelManager(AsyncKernelManager):
         self._folder: Path | None = None
         self._popen: subprocess.Popen | None = None
         self._timer: threading.Timer | None = None
-        self._forced = False
+        self._ended_by_grader = False
         self._wall_clock_hit = False
 
     # -- start ------------------------------------------------------------------------------
@@ -197,6 +204,7 @@ class SandboxedKernelManager(AsyncKernelManager):
             log.close()
         assert self.provisioner is not None
         self._popen = self.provisioner.process  # type: ignore[attr-defined]
+        self._ended_by_grader = False
         self._timer = threading.Timer(self.sandbox_limits.wall_seconds, self._wall_clock_expired)
         self._timer.daemon = True
         self._timer.start()
@@ -229,18 +237,28 @@ class SandboxedKernelManager(AsyncKernelManager):
             self._event(Event(report.WALL_CLOCK, f"the submission ran longer than {self.sandbox_limits.wall_seconds} s and was stopped"))
             self._kill_sandbox()
 
+    async def _async_shutdown_kernel(self, now: bool = False, restart: bool = False) -> None:
+        """End the kernel by killing its sandbox: never ipykernel's racy shutdown (module doc).
+
+        Called once nothing more is asked of the kernel (after the last cell), so a kernel still
+        running here ends as expected; one that had died already keeps its exit status.
+        """
+        if not self.owns_kernel:
+            return
+        self.shutting_down = True
+        self.stop_restarter()
+        if self.has_kernel:
+            self._ended_by_grader = self._popen is not None and self._popen.poll() is None
+            await self._async_kill_kernel(restart=restart)
+        await self._async_cleanup_resources(restart=restart)
+
     async def _async_kill_kernel(self, restart: bool = False) -> None:
-        self._forced = True
         self._kill_sandbox()
         for _ in range(50):  # bubblewrap exits once everything in the namespace is gone
             if self._popen is None or self._popen.poll() is not None:
                 break
             await asyncio.sleep(0.1)
         await super()._async_kill_kernel(restart=restart)
-
-    async def _async_send_kernel_sigterm(self, restart: bool = False) -> None:
-        # A kernel that ignores the shutdown request gets no second chance: its sandbox is killed.
-        await self._async_kill_kernel(restart=restart)
 
     async def _async_cleanup_resources(self, restart: bool = False) -> None:
         await super()._async_cleanup_resources(restart=restart)
@@ -256,14 +274,11 @@ class SandboxedKernelManager(AsyncKernelManager):
 
     def _report_end(self, box: Box) -> None:
         popen = self._popen
-        if popen is not None and not self._wall_clock_hit:  # the watchdog reported already
-            if self._forced:
-                self._event(Event(report.FORCED_SHUTDOWN, "the kernel did not stop when asked and was killed", review=False))
-            else:
-                event = exit_event(popen.poll(), self.sandbox_limits)
-                if event is not None:
-                    self._event(event)
-                    self.log.warning("sandboxed kernel: %s; its last output:\n%s", event.message, box.log_tail())
+        if popen is not None and not self._wall_clock_hit and not self._ended_by_grader:  # the watchdog reported already
+            event = exit_event(popen.poll(), self.sandbox_limits)
+            if event is not None:
+                self._event(event)
+                self.log.warning("sandboxed kernel: %s; its last output:\n%s", event.message, box.log_tail())
         if self._folder is not None:
             rejected = report.collect_records(box.work / RECORDS_NAME, self._folder, self.sandbox_limits.record_bytes)
             if rejected is not None:
@@ -279,5 +294,5 @@ class SandboxedKernelManager(AsyncKernelManager):
     interrupt_kernel = _async_interrupt_kernel
     cleanup_resources = _async_cleanup_resources
     _launch_kernel = _async_launch_kernel
+    shutdown_kernel = _async_shutdown_kernel
     _kill_kernel = _async_kill_kernel
-    _send_kernel_sigterm = _async_send_kernel_sigterm

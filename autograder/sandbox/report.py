@@ -37,7 +37,6 @@ CELL_TIMEOUT = "cell_timeout"
 RECORDS_REJECTED = "records_rejected"
 OUTPUT_TRUNCATED = "output_truncated"
 MEMORY_ERROR = "memory_error"
-FORCED_SHUTDOWN = "forced_shutdown"
 
 
 @dataclass(frozen=True)

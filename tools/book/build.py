@@ -133,7 +133,8 @@ def jupyter_book() -> list[str]:
 
 
 # What the site is made from, besides the course packages the notebooks import.
-INPUTS = ("source", "release", "book", "tools/book", "_config.yml", "_toc.yml", "package.json", "package-lock.json")
+INPUTS = ("source", "release", "book", "tools/book", "tools/publish/links.py", "_config.yml", "_toc.yml", "package.json",
+          "package-lock.json")
 
 
 def inputs_fingerprint(root: Path) -> str:

@@ -6,8 +6,10 @@ they work on, ``release/<assignment>/<notebook>.ipynb``, so this extension
 
 * rewrites the launch buttons (JupyterHub through nbgitpuller, Binder, Colab) of chapter pages to
   that path in the repository;
-* offers ``{{ repository }}``, a link to the repository, to every page (the URL is written once,
-  in ``_config.yml``);
+* offers ``{{ repository }}``, a link to the student repository, and ``{{ colab_install }}`` and
+  ``{{ clone_commands }}``, the commands that install the course from it, to every page (the URL
+  is written once, in ``_config.yml``; the commands are those of the student README,
+  :mod:`tools.publish.links`);
 * serves a copy of every released notebook at ``notebooks/<assignment>/<notebook>.ipynb`` and points
   each chapter's download button at it.
 """
@@ -15,7 +17,15 @@ they work on, ``release/<assignment>/<notebook>.ipynb``, so this extension
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:  # Sphinx loads this file by path; tools.publish lives at the root
+    sys.path.insert(0, str(ROOT))
+
+from tools.publish.links import clone_commands, colab_install_line  # noqa: E402
+from tools.publish.settings import StudentRepository  # noqa: E402
 
 CHAPTERS = "book/chapters/"
 NOTEBOOKS = "notebooks"
@@ -73,11 +83,18 @@ def copy_released_notebooks(app, exception):
 
 
 def add_repository_substitution(app, config):
-    """``{{ repository }}`` in any page: a link to the repository named once, in _config.yml."""
+    """``{{ repository }}``, ``{{ colab_install }}``, ``{{ clone_commands }}`` in any page, from the
+    student repository named once, in _config.yml."""
     url = (config.html_theme_options or {}).get("repository_url", "")
     if url:
         label = url.split("://", 1)[-1].rstrip("/")
-        config.myst_substitutions = {**(config.myst_substitutions or {}), "repository": f"[{label}]({url})"}
+        repo = StudentRepository(url=url.rstrip("/"))
+        config.myst_substitutions = {
+            **(config.myst_substitutions or {}),
+            "repository": f"[{label}]({url})",
+            "colab_install": f"```\n{colab_install_line(repo)}\n```",
+            "clone_commands": "```bash\n" + "\n".join(clone_commands(repo)) + "\n```",
+        }
 
 
 def setup(app):
