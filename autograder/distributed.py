@@ -111,6 +111,7 @@ def write_files(folder: Path, files: dict[str, bytes]) -> None:
 
 _stations: dict[str, Course] = {}
 _stations_lock = threading.Lock()
+_scratch: list[Path] = []  # this worker process's folder for its course folders, made on first use
 _local = threading.local()  # each worker thread drives its own grading subprocess
 
 
@@ -144,9 +145,9 @@ def _station(task: SubmissionTask) -> Course:
         key = f"{task.course_id}-{task.assignment}-{task.source_digest[:16]}"
         if key in _stations:
             return _stations[key]
-        if "base" not in _stations:
-            _stations["base"] = owned_tempdir("course-grade-worker-")  # type: ignore[assignment]
-        base = Path(_stations["base"]) / key  # type: ignore[arg-type]
+        if not _scratch:
+            _scratch.append(owned_tempdir("course-grade-worker-"))  # swept when this process is gone
+        base = _scratch[0] / key
         write_files(base / "source" / task.assignment, task.source)
         course = Course(root=base / "course", source=base / "source", golden=base / "no-golden", course_id=task.course_id)
         course.state.mkdir(parents=True, exist_ok=True)
