@@ -130,6 +130,7 @@ def _outcome(verdict: Verdict) -> CheckOutcome:
     return CheckOutcome(verdict.name, False, f"check {verdict.name!r} failed: {verdict.message}{hint}")
 
 
+
 def _record(name: str, recorded: Any) -> None:
     path = os.environ.get(RECORDS_ENV)
     if not path:

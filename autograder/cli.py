@@ -5,7 +5,7 @@
     course-grade --course DIR collect zip ASSIGNMENT FILE.zip (--mapping MAP.csv | --pattern REGEX)
     course-grade --course DIR collect folder ASSIGNMENT STUDENT FOLDER
     course-grade --course DIR collect homes ASSIGNMENT PATTERN [--student S ...]
-    course-grade --course DIR grade [ASSIGNMENT...] [--jobs N] [--unsafe-no-sandbox] [--regrade]
+    course-grade --course DIR grade [ASSIGNMENT...] [--jobs N | --dask ADDRESS|local:N] [--unsafe-no-sandbox] [--regrade]
     course-grade --course DIR status [ASSIGNMENT...]
     course-grade --course DIR feedback [ASSIGNMENT...]
     course-grade --course DIR release-feedback [ASSIGNMENT...] [--exchange-root ROOT]
@@ -112,13 +112,16 @@ def cmd_grade(args) -> int:
     course = load_course(args)
     assignments = _assignments(course, args.assignments)
     options = pipeline.Options(settings=_settings(args), jobs=args.jobs, submission_timeout=args.submission_timeout,
-                               regrade=args.regrade, students=args.student or None, progress=not args.no_progress)
+                               regrade=args.regrade, students=args.student or None, progress=not args.no_progress,
+                               dask=args.dask)
     report = pipeline.grade(course, assignments, options)
     graded = report.graded
     per = sum(r.seconds for r in graded) / len(graded) if graded else 0.0
     print(summary.format_table(course, assignments))
     print(f"\n{len(graded)} graded, {len(report.rows) - len(graded)} unchanged (skipped) in {report.seconds:.1f} s"
           + (f"; {per:.2f} s of execution per submission" if graded else ""))
+    if graded:
+        print("time per stage (s): " + ", ".join(f"{stage} {seconds:g}" for stage, seconds in report.stages.items()))
     print(f"class dashboard: {build_dashboard(course.db_url, course.root)}")
     return 0
 
@@ -232,6 +235,8 @@ def parser() -> argparse.ArgumentParser:
     sub.add_argument("assignments", nargs="*")
     sub.add_argument("--student", action="append", help="only this student (repeatable)")
     sub.add_argument("--regrade", action="store_true", help="grade again even if the inputs are unchanged")
+    sub.add_argument("--dask", metavar="SCHEDULER_ADDRESS",
+                     help="execute on Dask workers (e.g. tcp://grader1:8786), or local:N for N local worker processes")
     execution(sub)
     sub.set_defaults(run=cmd_grade)
 

@@ -47,6 +47,7 @@ class Options:
     regrade: bool = False
     students: list[str] | None = None
     progress: bool = True
+    dask: str | None = None  # a Dask scheduler's address, or "local:N" (see autograder/distributed.py)
 
 
 @dataclass
@@ -65,6 +66,7 @@ class Row:
 class Report:
     rows: list[Row] = field(default_factory=list)
     seconds: float = 0.0
+    stages: dict[str, float] = field(default_factory=dict)  # seconds: wall time of each stage of this run
 
     @property
     def graded(self) -> list[Row]:
@@ -133,31 +135,40 @@ def grade(course: Course, assignments: list[str], options: Options | None = None
     """Grade every collected submission of ``assignments`` that is not already graded from the same inputs."""
     options = options or Options()
     started = time.monotonic()
-    kernel_config(options.settings)  # refuses early, with a clear error, if the sandbox cannot run
+    clock = _Stages()
+    if options.dask is None:  # Dask workers check their own sandbox
+        kernel_config(options.settings)  # refuses early, with a clear error, if the sandbox cannot run
     engine = engine_for(course.db_url)  # the run's one engine for the status table
     try:
         plans = prepare(course, assignments, engine)
-        report = Report()
+        report = Report(stages=clock.laps)
         todo = pending(course, engine, assignments, options, report)
     finally:
         engine.dispose()
+    clock.lap("prepare")
     inspections = {item.key: inspect(course, item) for item in todo}
+    clock.lap("inspect")
 
     from tqdm import tqdm
 
     bar = tqdm(total=len(todo), desc="grading", unit="submission", disable=not options.progress, file=sys.stderr)
-    results: queue.Queue[Execution] = queue.Queue()
+    results: queue.Queue[Execution | Exception] = queue.Queue()
     for item in todo:
         if not inspections[item.key].runnable:
             results.put(Execution(item.assignment, item.student, completed=False))
     runnable = [item.key for item in todo if inspections[item.key].runnable]
-    pool = Pool(course, options.settings, options.jobs, options.submission_timeout, runnable, results)
+    pool = _pool(course, options, runnable, results)
     pool.start()
+    clock.lap("start_workers")
+    deciding = 0.0
     try:
         with open_gradebook(course) as gb:
             by_key = {item.key: item for item in todo}
             for _ in range(len(todo)):
                 execution = results.get()
+                if isinstance(execution, Exception):
+                    raise execution  # the run cannot go on (e.g. the Dask scheduler went away); a rerun resumes
+                began = time.monotonic()
                 item = by_key[(execution.assignment, execution.student)]
                 outcome = decide(course, plans[item.assignment], inspections[item.key], execution, item.inputs_hash)
                 received_at = record(gb, outcome)
@@ -166,12 +177,39 @@ def grade(course: Course, assignments: list[str], options: Options | None = None
                                        outcome.judgement.max_score, outcome.reasons, execution.seconds))
                 bar.set_postfix_str(f"{item.student}/{item.assignment}", refresh=False)
                 bar.update()
+                deciding += time.monotonic() - began
     finally:
         pool.stop()
         bar.close()
+    clock.lap("execute_and_record")
+    report.stages["judge_record_feedback"] = round(deciding, 3)  # inside execute_and_record, in this process
+    report.stages["execution_per_submission"] = round(  # in the workers, kernel start included
+        sum(r.seconds for r in report.graded) / max(1, len(report.graded)), 3)
     report.rows.sort(key=lambda r: (r.assignment, r.student))
     report.seconds = round(time.monotonic() - started, 2)
     return report
+
+
+def _pool(course: Course, options: Options, tasks: list[tuple[str, str]], results: queue.Queue):
+    """Where submissions execute: local worker processes, or Dask workers (``options.dask``)."""
+    if options.dask:
+        from .distributed import DaskPool
+
+        return DaskPool(course, options, tasks, results)
+    return Pool(course, options.settings, options.jobs, options.submission_timeout, tasks, results)
+
+
+class _Stages:
+    """Wall time between successive laps, by stage name."""
+
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self.last = time.monotonic()
+
+    def lap(self, name: str) -> None:
+        now = time.monotonic()
+        self.laps[name] = round(now - self.last, 3)
+        self.last = now
 
 
 def pending(course: Course, engine: Engine, assignments: list[str], options: Options, report: Report) -> list[Pending]:

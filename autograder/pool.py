@@ -27,6 +27,9 @@ from .records import RECORDS_ENV, RECORDS_NAME
 from .worker import course_to
 
 
+WORKER_DIED = "the grading worker died while running this submission"
+
+
 def _die_with_parent() -> None:
     """Runs in the worker before exec: the kernel sends it SIGKILL when the grader dies."""
     try:
@@ -138,35 +141,39 @@ class Pool:
                 except queue.Empty:
                     return
                 for assignment in assignments:
-                    if worker is None:
-                        worker = Worker(self.course, index)
-                    task = {"course": course_to(self.course), "settings": self.settings.to_dict(),
-                            "assignment": assignment, "student": student}
-                    kept = kept_records_path(self.course, assignment, student)
-                    live = self.course.autograded(student, assignment) / RECORDS_NAME
-                    kept.unlink(missing_ok=True)
-                    began = time.monotonic()
-                    try:
-                        answer = worker.run(task, self.submission_timeout)
-                    except Exception as error:  # noqa: BLE001 - never leave the recorder waiting
-                        worker.kill()
-                        answer = None
-                        self.results.put(Execution(assignment, student, completed=False, reasons=[
-                            Reason(ReasonKind.GRADER_ERROR, f"grader error: {type(error).__name__}: {error}"[:300])]))
-                        worker = None
-                        continue
-                    if answer is None or "timeout" in answer:
-                        worker = None
-                        reason = (Reason(ReasonKind.TIMEOUT,
-                                         f"timeout: the submission ran longer than {self.submission_timeout:g} s")
-                                  if answer else
-                                  Reason(ReasonKind.WORKER_DIED, "the grading worker died while running this submission"))
-                        keep_records(live, kept)  # what the kernel reported before it was stopped
-                        self.results.put(Execution(assignment, student, completed=False, reasons=[reason],
-                                                   records=str(kept) if kept.is_file() else None,
-                                                   seconds=round(time.monotonic() - began, 3)))
-                    else:
-                        self.results.put(Execution.from_dict(answer))
+                    execution, worker = run_in_worker(worker, self.course, self.settings, self.submission_timeout,
+                                                      assignment, student, index)
+                    self.results.put(execution)
         finally:
             if worker is not None:
                 worker.close()
+
+
+def run_in_worker(worker: Worker | None, course: Course, settings: ExecuteSettings, submission_timeout: float,
+                  assignment: str, student: str, index: int) -> tuple[Execution, Worker | None]:
+    """Execute one submission in ``worker`` (started if ``None`` or dead); return its :class:`Execution`
+    and the worker to use next (``None`` once it was killed for a timeout, or died)."""
+    if worker is not None and worker.proc.poll() is not None:
+        worker.kill()
+        worker = None
+    if worker is None:
+        worker = Worker(course, index)
+    task = {"course": course_to(course), "settings": settings.to_dict(), "assignment": assignment, "student": student}
+    kept = kept_records_path(course, assignment, student)
+    live = course.autograded(student, assignment) / RECORDS_NAME
+    kept.unlink(missing_ok=True)
+    began = time.monotonic()
+    try:
+        answer = worker.run(task, submission_timeout)
+    except Exception as error:  # noqa: BLE001 - never leave the recorder waiting
+        worker.kill()
+        return Execution(assignment, student, completed=False, reasons=[
+            Reason(ReasonKind.GRADER_ERROR, f"grader error: {type(error).__name__}: {error}"[:300])]), None
+    if answer is None or "timeout" in answer:
+        reason = (Reason(ReasonKind.TIMEOUT, f"timeout: the submission ran longer than {submission_timeout:g} s")
+                  if answer else Reason(ReasonKind.WORKER_DIED, WORKER_DIED))
+        keep_records(live, kept)  # what the kernel reported before it was stopped
+        return Execution(assignment, student, completed=False, reasons=[reason],
+                         records=str(kept) if kept.is_file() else None,
+                         seconds=round(time.monotonic() - began, 3)), None
+    return Execution.from_dict(answer), worker

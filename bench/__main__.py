@@ -16,6 +16,7 @@ BENCHMARKS = {
     "optimizer_step": "bench.optimizer_step",
     "notebook_tests": "bench.notebook_tests",
     "book": "bench.book",
+    "class_throughput": "bench.class_throughput",
 }
 
 RESULTS = pathlib.Path(__file__).with_name("results.json")
