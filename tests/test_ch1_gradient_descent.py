@@ -81,10 +81,6 @@ def test_notebook_structure_and_points():
     assert (visible, total) == (9, 30)  # visible 30 %, hidden 70 %
 
 
-def test_test_cells_are_fast(reference):
-    assert reference.seconds < 10.0
-
-
 def test_exactly_the_cells_tagged_uses_solution_need_a_solution():
     """With every exercise a raising stub (as released), only test cells and the cells tagged
     ``uses-solution`` fail, and each of those fails."""

@@ -143,15 +143,6 @@ def test_bring_cells_are_the_chapter_2_and_3_masters():
         assert nbgrader_meta(cells[grade_id])["grade"] is False and nbgrader_meta(master)["solution"] is True
 
 
-def test_test_cells_are_fast(reference):
-    namespace = dict(reference.namespace)
-    started = time.perf_counter()
-    for grade_id in sorted(VISIBLE | HIDDEN):
-        exec(compile(cell_source(grade_id), grade_id, "exec"), namespace)
-    assert time.perf_counter() - started < 5.0  # well under the 10 s budget
-    assert reference.seconds < 30.0  # the whole notebook, figures and timings included
-
-
 def stubbed() -> dict[str, str]:
     """Every solution cell as nbgrader releases it: each solution region replaced by a raising stub."""
     stubs = {}
