@@ -214,8 +214,13 @@ class DaskPool:
             count = self.address[len(LOCAL_PREFIX):]
             if not count.isdigit() or int(count) < 1:
                 raise DaskUnavailable(f"--dask {self.address}: expected local:N with N >= 1 worker processes")
-            self.cluster = LocalCluster(n_workers=int(count), threads_per_worker=1, processes=True, host="127.0.0.1",
-                                        dashboard_address=None, silence_logs=40)
+            import dask
+
+            scratch = str(self.course.state / "dask")  # the course's, not the machine's temporary folder
+            with dask.config.set({"temporary-directory": scratch}):
+                self.cluster = LocalCluster(n_workers=int(count), threads_per_worker=1, processes=True,
+                                            host="127.0.0.1", dashboard_address=None, silence_logs=40,
+                                            local_directory=scratch)
             return Client(self.cluster)
         try:
             client = Client(self.address, timeout=30)

@@ -5,9 +5,11 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +21,7 @@ AS_NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
 @dataclass
 class DaskProcesses:
     folder: Path
+    scratch: Path
     scheduler: subprocess.Popen | None = None
     address: str = ""
     workers: list[subprocess.Popen] = field(default_factory=list)
@@ -27,7 +30,7 @@ class DaskProcesses:
         scheduler_file = self.folder / "scheduler.json"
         scheduler_file.unlink(missing_ok=True)
         self.scheduler = _spawn([str(DASK), "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-                                 "--scheduler-file", str(scheduler_file)], self.folder / "scheduler.log")
+                                 "--scheduler-file", str(scheduler_file)], self.folder / "scheduler.log", self.scratch)
         deadline = time.monotonic() + 120
         while not scheduler_file.is_file() or not scheduler_file.read_text().strip():
             if self.scheduler.poll() is not None or time.monotonic() > deadline:
@@ -42,7 +45,7 @@ class DaskProcesses:
                 "--host", "127.0.0.1", "--death-timeout", "60"]
         if preload:
             argv += ["--preload", "autograder.distributed"]
-        worker = _spawn(argv, self.folder / f"worker-{len(self.workers)}.log")
+        worker = _spawn(argv, self.folder / f"worker-{len(self.workers)}.log", self.scratch)
         self.workers.append(worker)
         return worker
 
@@ -75,16 +78,23 @@ class DaskProcesses:
         self.workers.clear()
 
 
-def _spawn(argv: list[str], log: Path) -> subprocess.Popen:
+def _spawn(argv: list[str], log: Path, scratch: Path) -> subprocess.Popen:
+    """A Dask process whose scratch space is ``scratch``, removed with the test's processes."""
+    env = {**os.environ, "DASK_TEMPORARY_DIRECTORY": str(scratch)}
     with log.open("ab") as out:
-        return subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=log.parent)
+        return subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=log.parent,
+                                env=env)
 
 
 @contextlib.contextmanager
 def dask_processes(folder: Path):
     folder.mkdir(parents=True, exist_ok=True)
-    processes = DaskProcesses(folder)
+    # Sticky and writable by all, outside the test's private folder: a worker may run as another account.
+    scratch = Path(tempfile.mkdtemp(prefix="dask-test-scratch-"))
+    scratch.chmod(0o1777)
+    processes = DaskProcesses(folder, scratch)
     try:
         yield processes
     finally:
         processes.stop()
+        shutil.rmtree(scratch, ignore_errors=True)
