@@ -12,7 +12,6 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 import warnings
 import weakref
 from pathlib import Path
@@ -51,9 +50,7 @@ ON_TORCH = recorder.ON_TORCH
 
 @pytest.fixture(scope="module")
 def reference():
-    started = time.perf_counter()
     run = run_in_process(NOTEBOOK)
-    run.seconds = time.perf_counter() - started
     return run
 
 

@@ -10,7 +10,6 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -50,9 +49,7 @@ FAST = {FIGURE: "pass"}  # the comparison figure takes seconds and no check depe
 
 @pytest.fixture(scope="module")
 def reference():
-    started = time.perf_counter()
     run = run_in_process(NOTEBOOK)
-    run.seconds = time.perf_counter() - started
     return run
 
 
