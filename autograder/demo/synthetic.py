@@ -33,7 +33,7 @@ def synthetic_specs(assignment: str, students: int, seed: int = 0) -> list[dict]
     pools = {
         "correct": [s for s in honest if s["student"] in CORRECT_KINDS],
         "partial": [s for s in honest if s["student"] in PARTIAL_KINDS],
-        "mistake": chapter_mistakes.MISTAKES.get(assignment, []),
+        "mistake": chapter_mistakes.mistake_specs(demo_only=False).get(assignment, []),
         "nothing": [s for s in honest if s["student"] in NOTHING_KINDS],
         "hostile": HOSTILE,
     }

@@ -25,7 +25,7 @@ from .settings import load_settings
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DEST = Path("_build") / "student-repo"
 # Instructor-only paths that must never be in the student repository, whatever else changes.
-FORBIDDEN = ("source/", "autograder/golden/", "autograder/golden.json", "tests/", "tools/")
+FORBIDDEN = ("source/", "autograder/golden/", "autograder/golden.json", "autograder/mistakes/", "tests/", "tools/")
 
 
 class PublishError(RuntimeError):
