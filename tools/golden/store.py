@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 from typing import Any, Iterable
 
-from autograder.compare import DEFAULT_ATOL, DEFAULT_RTOL
+from autograder.compare import DEFAULT_ATOL, DEFAULT_RTOL, VARIANT_ATOL, VARIANT_RTOL, first_mismatch
 from autograder.golden import SCHEMA
-from autograder.records import encode
+from autograder.records import decode, encode
 
 GOLDEN_DIR = Path(__file__).resolve().parents[2] / "autograder" / "golden"
 
@@ -21,14 +21,36 @@ def spec(
     hint: str = "",
     variants: Iterable[tuple[str, Any]] = (),
 ) -> dict[str, Any]:
-    """One check's expectation; ``variants`` are ``(hint, wrong value)`` pairs."""
+    """One check's expectation; ``variants`` are ``(hint, wrong value)`` pairs.
+
+    Only the variants the judge could ever match are kept: one equal to ``expected`` passes, and one
+    equal to an earlier variant is named by that variant's hint. (Variants of an exact check are
+    matched within ``VARIANT_RTOL``, as the judge matches them.)
+    """
+    tolerance = (VARIANT_RTOL, VARIANT_ATOL) if rtol == 0 and atol == 0 else (rtol, atol)
     return {
         "expected": encode(expected),
         "rtol": rtol,
         "atol": atol,
         "hint": hint,
-        "variants": [{"hint": h, "value": encode(v)} for h, v in variants],
+        "variants": [{"hint": h, "value": encode(v)} for h, v in distinct(expected, variants, *tolerance)],
     }
+
+
+def distinct(expected: Any, candidates: Iterable[tuple[str, Any]], rtol: float = DEFAULT_RTOL,
+             atol: float = DEFAULT_ATOL) -> list[tuple[str, Any]]:
+    """The ``(hint, value)`` pairs that differ from ``expected`` and from every earlier kept one."""
+    kept: list[tuple[str, Any]] = []
+    for hint, value in candidates:
+        if same(value, expected, rtol, atol) or any(same(value, other, rtol, atol) for _, other in kept):
+            continue
+        kept.append((hint, value))
+    return kept
+
+
+def same(a: Any, b: Any, rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL) -> bool:
+    """Whether two values are equal as the judge sees them (after their trip through JSON)."""
+    return first_mismatch(decode(encode(a)), decode(encode(b)), rtol, atol) is None
 
 
 def write(assignment: str, checks: dict[str, dict[str, Any]], folder: Path = GOLDEN_DIR) -> Path:
