@@ -24,6 +24,11 @@ differs in its last bits, which a float32 training run grows to about 1e-6 relat
 summation order), and the hint must still name it."""
 
 
+def variant_tolerance(rtol: float, atol: float) -> tuple[float, float]:
+    """The tolerance within which a value matches a wrong variant of a check with tolerance ``rtol, atol``."""
+    return (VARIANT_RTOL, VARIANT_ATOL) if rtol == 0 and atol == 0 else (rtol, atol)
+
+
 @dataclass(frozen=True)
 class Variant:
     """A known wrong answer and the hint that explains the mistake behind it."""
@@ -58,8 +63,7 @@ def judge(actual: Any, expectation: Expectation) -> Verdict:
     mismatch = first_mismatch(actual, expectation.value, expectation.rtol, expectation.atol)
     if mismatch is None:
         return Verdict(expectation.name, True)
-    exact = expectation.rtol == 0 and expectation.atol == 0
-    rtol, atol = (VARIANT_RTOL, VARIANT_ATOL) if exact else (expectation.rtol, expectation.atol)
+    rtol, atol = variant_tolerance(expectation.rtol, expectation.atol)
     for index, variant in enumerate(expectation.variants):
         # A variant that the wider tolerance cannot tell from the right answer names no mistake.
         if (first_mismatch(actual, variant.value, rtol, atol) is None

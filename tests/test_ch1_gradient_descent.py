@@ -5,7 +5,6 @@ from __future__ import annotations
 import doctest
 import json
 import math
-import re
 
 import numpy as np
 import pytest
@@ -17,17 +16,15 @@ from autograder.problems.trajectories import trajectory
 from autograder.records import decode
 from courseplots import VALLEY_HESSIAN, VALLEY_START, valley
 import nbtools
-from nbtools import SOURCE, nbgrader_meta, read, run_in_process
+from chapters import BY_NAME
+from nbtools import SOURCE, run_in_process
 from slopegrad.nn import Parameter
 
 ASSIGNMENT = "ch1_gradient_descent"
 NOTEBOOK = SOURCE / ASSIGNMENT / "gradient_descent.ipynb"
+CHAPTER = BY_NAME[ASSIGNMENT]  # its test cells, exercises and points: tests/chapters.py
+VISIBLE, EXERCISES = CHAPTER.visible, CHAPTER.exercises
 GOLDEN = NOTEBOOK.parents[2] / "autograder" / "golden" / f"{ASSIGNMENT}.json"
-
-VISIBLE = {"test_step_visible", "test_descent_visible", "test_analysis_visible"}
-HIDDEN = {"test_step_hidden", "test_descent_hidden", "test_analysis_hidden"}
-EXERCISES = {"gradient_descent_step", "gradient_descent", "step_size_analysis"}
-
 
 @pytest.fixture(scope="module")
 def reference():
@@ -40,64 +37,6 @@ def notebook_check_names() -> set[str]:
 
 
 # ------------------------------------------------------------------------ the reference notebook
-def test_reference_notebook_passes_every_cell(reference):
-    assert reference.failed() == {}, {k: repr(v.error) for k, v in reference.failed().items()}
-    tests = reference.tests(NOTEBOOK)
-    assert set(tests) == VISIBLE | HIDDEN
-    for grade_id, outcome in tests.items():
-        assert "passed: " + ASSIGNMENT in outcome.output, f"{grade_id} checked nothing"
-
-
-def test_notebook_structure_and_points():
-    nb = read(NOTEBOOK)
-    assert nb.metadata["kernelspec"]["name"] == "python3"
-    points, solutions = {}, set()
-    for cell in nb.cells:
-        meta = nbgrader_meta(cell)
-        if cell.cell_type == "code":
-            assert cell.outputs == [] and cell.execution_count is None
-            assert "%" not in "".join(line[:1] for line in cell.source.splitlines()), "no magics"
-            assert "!" not in "".join(line[:1] for line in cell.source.splitlines()), "no shell escapes"
-        if meta.get("solution"):
-            solutions.add(meta["grade_id"])
-            assert meta == {"grade": False, "solution": True, "locked": False, "task": False,
-                            "grade_id": meta["grade_id"], "schema_version": 3}
-            body = cell.source.split("### BEGIN SOLUTION")[1]
-            assert body.startswith("\n    "), "solution markers sit inside a function body"
-            assert '"""' in cell.source.split("### BEGIN SOLUTION")[0], "each stub has a docstring"
-        if meta.get("grade"):
-            assert meta["locked"] and not meta["solution"] and meta["schema_version"] == 3
-            points[meta["grade_id"]] = meta["points"]
-            assert "check(" in cell.source
-            assert not re.search(r"^\s*assert\b", cell.source, re.M), "test cells report only through check()"
-            hidden = "### BEGIN HIDDEN TESTS" in cell.source
-            assert hidden == (meta["grade_id"] in HIDDEN)
-    assert solutions == EXERCISES
-    visible = sum(points[k] for k in VISIBLE)
-    total = sum(points.values())
-    assert (visible, total) == (9, 30)  # visible 30 %, hidden 70 %
-
-
-def test_exactly_the_cells_tagged_uses_solution_need_a_solution():
-    """With every exercise a raising stub (as released), only test cells and the cells tagged
-    ``uses-solution`` fail, and each of those fails."""
-    stubs = {}
-    for cell in read(NOTEBOOK).cells:
-        if nbgrader_meta(cell).get("solution"):
-            head = cell.source.split("### BEGIN SOLUTION")[0]
-            stubs[nbgrader_meta(cell)["grade_id"]] = head.rstrip(" ") + "    raise NotImplementedError()\n"
-    run = run_in_process(NOTEBOOK, replace=stubs)
-    keys = {}
-    for index, cell in enumerate(read(NOTEBOOK).cells):
-        if cell.cell_type == "code":
-            keys[nbgrader_meta(cell).get("grade_id") or f"cell-{index}"] = cell
-    tagged = {k for k, c in keys.items() if "uses-solution" in c.metadata.get("tags", [])}
-    assert len(tagged) == 2
-    assert set(run.failed()) == tagged | VISIBLE | HIDDEN
-    for outcome in run.failed().values():
-        assert isinstance(outcome.error, NotImplementedError)
-
-
 # ----------------------------------------------------------------------------------- golden data
 def test_records_from_a_student_sandbox_pass_the_judge(tmp_path, monkeypatch):
     """Without golden files (as in the sandbox) visible checks use their inline expected= and

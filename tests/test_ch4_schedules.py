@@ -7,14 +7,9 @@ import gc
 import inspect
 import json
 import math
-import os
 import re
-import shutil
-import subprocess
-import sys
 import warnings
 import weakref
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -29,7 +24,8 @@ from autograder.records import decode
 from courseplots import VALLEY_HESSIAN
 import figures
 import nbtools
-from nbtools import ROOT, SOURCE, nbgrader_meta, read, run_in_process
+from chapters import BY_NAME
+from nbtools import RELEASE, ROOT, SOURCE, nbgrader_meta, read, run_in_process
 from slopegrad.lr_scheduler import STEP_ORDER_WARNING, LRScheduler
 from slopegrad.nn import Parameter
 from tools.golden import ch4_schedules as recorder
@@ -38,11 +34,10 @@ torch.set_default_dtype(torch.float64)
 
 ASSIGNMENT = "ch4_schedules"
 NOTEBOOK = SOURCE / ASSIGNMENT / "schedules.ipynb"
+CHAPTER = BY_NAME[ASSIGNMENT]  # its test cells, exercises and points: tests/chapters.py
+VISIBLE, HIDDEN = CHAPTER.visible, CHAPTER.hidden
 GOLDEN = ROOT / "autograder" / "golden" / f"{ASSIGNMENT}.json"
 
-VISIBLE = {"test_steplr_visible", "test_cosine_visible", "test_linear_visible", "test_sequential_visible"}
-HIDDEN = {"test_steplr_hidden", "test_cosine_hidden", "test_linear_hidden", "test_sequential_hidden"}
-EXERCISES = {"steplr", "cosine", "linear_warmup", "sequential"}
 FIGURES = {"plot_schedules", "plot_training", "plot_noise_schedules", "plot_valley"}
 FAST = {grade_id: "pass" for grade_id in FIGURES}  # no check depends on the figures
 ON_TORCH = recorder.ON_TORCH
@@ -76,52 +71,6 @@ def torch_sequence(make, epochs=problems.EPOCHS, base_lrs=problems.BASE_LRS, **k
 
 
 # ------------------------------------------------------------------------ the reference notebook
-def test_reference_notebook_passes_every_cell(reference):
-    assert reference.failed() == {}, {k: repr(v.error) for k, v in reference.failed().items()}
-    tests = reference.tests(NOTEBOOK)
-    assert set(tests) == VISIBLE | HIDDEN
-    for grade_id, outcome in tests.items():
-        assert "passed: " + ASSIGNMENT in outcome.output, f"{grade_id} checked nothing"
-
-
-def test_notebook_structure_and_points():
-    nb = read(NOTEBOOK)
-    assert nb.metadata["kernelspec"] == {"name": "python3", "display_name": "Python 3", "language": "python"}
-    points, solutions = {}, set()
-    for cell in nb.cells:
-        meta = nbgrader_meta(cell)
-        if cell.cell_type == "markdown":
-            assert meta == {}
-        if cell.cell_type == "code":
-            assert cell.outputs == [] and cell.execution_count is None
-            for line in cell.source.splitlines():
-                assert not line.lstrip().startswith(("%", "!")), "no magics or shell escapes"
-        if meta.get("solution"):
-            solutions.add(meta["grade_id"])
-            assert meta == {"grade": False, "solution": True, "locked": False, "task": False,
-                            "grade_id": meta["grade_id"], "schema_version": 3}
-            for region in re.findall(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", cell.source, re.S):
-                assert all(line.startswith("        ") for line in region.splitlines()), "markers inside method bodies"
-            for head in cell.source.split("### BEGIN SOLUTION")[:-1]:
-                method = head[head.rindex("    def "):]
-                assert '"""' in method, "each stub has a docstring"
-                assert "Example" in method or "example" in method
-        elif meta.get("grade"):
-            assert meta == {"grade": True, "solution": False, "locked": True, "points": meta["points"],
-                            "grade_id": meta["grade_id"], "schema_version": 3}
-            points[meta["grade_id"]] = meta["points"]
-            assert "check(" in cell.source
-            assert not re.search(r"^\s*assert\b", cell.source, re.M), "test cells report only through check()"
-            assert ("### BEGIN HIDDEN TESTS" in cell.source) == (meta["grade_id"] in HIDDEN)
-        elif cell.cell_type == "code":
-            assert meta == {"grade": False, "solution": False, "locked": True, "grade_id": meta["grade_id"],
-                            "schema_version": 3}
-    assert solutions == EXERCISES
-    visible = sum(points[k] for k in VISIBLE)
-    total = sum(points.values())
-    assert (visible, total) == (9, 30)  # visible 30 %, hidden 70 %
-
-
 def stubbed() -> dict[str, str]:
     """Every exercise as nbgrader releases it: each solution region replaced by a raising stub."""
     stubs = {}
@@ -132,32 +81,9 @@ def stubbed() -> dict[str, str]:
     return stubs
 
 
-def test_exactly_the_cells_tagged_uses_solution_need_a_solution():
-    run = run_in_process(NOTEBOOK, replace=stubbed())
-    tagged = {k for k, c in code_cells().items() if "uses-solution" in c.metadata.get("tags", [])}
-    assert tagged == FIGURES
-    # Hidden cells fail too here: with the source, their hidden part is still present.
-    assert set(run.failed()) == tagged | VISIBLE | HIDDEN
-    for outcome in run.failed().values():
-        assert isinstance(outcome.error, NotImplementedError)
-
-
-def test_the_released_notebook_runs_with_only_stubs_raising(tmp_path):
-    course = tmp_path / "course"
-    shutil.copytree(SOURCE / ASSIGNMENT, course / "source" / ASSIGNMENT)
-    (course / "nbgrader_config.py").write_text((ROOT / "nbgrader_config.py").read_text())
-    env = {**os.environ, "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])}
-    subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", ASSIGNMENT, "--force", "--log-level=ERROR"],
-                   cwd=course, check=True, capture_output=True, env=env)
-    released = course / "release" / ASSIGNMENT / NOTEBOOK.name
-    text = released.read_text()
-    for secret in ("BEGIN SOLUTION", "HIDDEN TESTS", "active.jump_to(0)", "STEP_GRID", "math.pi * epoch / self.T_max"):
-        assert secret not in text
-    run = run_in_process(released, replace=FAST)
-    assert set(run.failed()) == VISIBLE
-    for outcome in run.failed().values():
-        assert isinstance(outcome.error, NotImplementedError)
-    stubs = run.namespace
+def test_the_released_stubs_raise_and_the_provided_validation_works():
+    """(Every released notebook runs with only its stubs raising: test_release.py.)"""
+    stubs = run_in_process(RELEASE / ASSIGNMENT / NOTEBOOK.name, replace=FAST).namespace
     optimizer = problems.PlainSGD([Parameter(np.zeros(2))], lr=0.1)
     with pytest.raises(NotImplementedError):
         stubs["StepLR"](optimizer, step_size=3)  # the constructor's first step needs get_lr

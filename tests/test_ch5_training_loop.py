@@ -7,7 +7,6 @@ import json
 import math
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -23,7 +22,8 @@ from autograder.problems import training as P
 from autograder.records import decode
 import figures
 import nbtools
-from nbtools import ROOT, SOURCE, nbgrader_meta, read, run_in_process
+from chapters import BY_NAME
+from nbtools import RELEASE, ROOT, SOURCE, nbgrader_meta, read, run_in_process
 from slopegrad.data import DIGITS_PATH, DataLoader, load_digits, train_test_split
 from slopegrad.nn import Linear, Parameter
 
@@ -31,18 +31,11 @@ torch.set_default_dtype(torch.float64)
 
 ASSIGNMENT = "ch5_training_loop"
 NOTEBOOK = SOURCE / ASSIGNMENT / "training_loop.ipynb"
+CHAPTER = BY_NAME[ASSIGNMENT]  # its test cells, exercises and points: tests/chapters.py
+VISIBLE, HIDDEN, BRING = CHAPTER.visible, CHAPTER.hidden, CHAPTER.bring
 GOLDEN = ROOT / "autograder" / "golden" / f"{ASSIGNMENT}.json"
 
-VISIBLE = {"test_train_visible", "test_optimizers_visible"}
-HIDDEN = {"test_train_hidden", "test_train_bars_hidden", "test_train_optimizers_hidden"}
 OPTIMIZER_CELLS = {"test_optimizers_visible", "test_train_bars_hidden", "test_train_optimizers_hidden"}
-EXERCISES = {"train"}
-BRING = {  # the cells students fill with their earlier chapters' code -> (notebook, grade_id there)
-    "bring_sgd": ("ch2_momentum/momentum.ipynb", "sgd_step"),
-    "bring_adam_update": ("ch3_adam/adam.ipynb", "adam_update"),
-    "bring_adam": ("ch3_adam/adam.ipynb", "adam"),
-    "bring_steplr": ("ch4_schedules/schedules.ipynb", "steplr"),
-}
 FIGURE = "compare_optimizers"
 FAST = {FIGURE: "pass"}  # the comparison figure takes seconds and no check depends on it
 
@@ -188,60 +181,6 @@ def test_loader_and_split_validate_their_arguments():
 
 
 # ------------------------------------------------------------------------ the reference notebook
-def test_reference_notebook_passes_every_cell(reference):
-    assert reference.failed() == {}, {k: repr(v.error) for k, v in reference.failed().items()}
-    tests = reference.tests(NOTEBOOK)
-    assert set(tests) == VISIBLE | HIDDEN
-    passed = set()
-    for grade_id, outcome in tests.items():
-        assert "passed: " + ASSIGNMENT in outcome.output, f"{grade_id} checked nothing"
-        passed |= set(re.findall(r"passed: (\S+)", outcome.output))
-    assert passed == notebook_check_names()
-
-
-def test_notebook_structure_and_points():
-    nb = read(NOTEBOOK)
-    assert nb.metadata["kernelspec"] == {"display_name": "Python 3", "language": "python", "name": "python3"}
-    points, solutions = {}, set()
-    for cell in nb.cells:
-        meta = nbgrader_meta(cell)
-        if cell.cell_type == "code":
-            assert cell.outputs == [] and cell.execution_count is None
-            starts = "".join(line.lstrip()[:1] for line in cell.source.splitlines())
-            assert "%" not in starts and "!" not in starts, "no magics or shell escapes"
-            assert "/work/" not in cell.source and "/tmp/" not in cell.source
-        if meta.get("solution"):
-            solutions.add(meta["grade_id"])
-            assert meta == {"grade": False, "solution": True, "locked": False, "task": False,
-                            "grade_id": meta["grade_id"], "schema_version": 3}
-            markers = re.findall(r"^( *)### (BEGIN|END) SOLUTION$", cell.source, re.M)
-            assert markers and [kind for _, kind in markers] == ["BEGIN", "END"] * (len(markers) // 2)
-            assert all(len(indent) >= 4 for indent, _ in markers), "markers only inside function or method bodies"
-        if meta.get("grade"):
-            assert meta["locked"] and not meta["solution"] and meta["schema_version"] == 3
-            points[meta["grade_id"]] = meta["points"]
-            assert "check(" in cell.source
-            assert not re.search(r"^\s*assert\b", cell.source, re.M), "test cells report only through check()"
-            assert ("### BEGIN HIDDEN TESTS" in cell.source) == (meta["grade_id"] in HIDDEN)
-        elif meta.get("locked"):
-            assert meta == {"grade": False, "solution": False, "locked": True, "grade_id": meta["grade_id"],
-                            "schema_version": 3}
-    assert solutions == EXERCISES | set(BRING)
-    head = cell_source("train").split("### BEGIN SOLUTION")[0]
-    docstring = head.rsplit('"""', 2)[-2]
-    assert "Approach" in docstring and "Example" in docstring and "zero_grad" in docstring
-    visible = sum(points[k] for k in VISIBLE)
-    assert (visible, sum(points.values())) == (6, 20)  # visible 30 %, hidden 70 %
-
-
-def test_the_bring_cells_are_the_earlier_chapters_cells_verbatim():
-    """The reference optimizers live only in solution cells; these copies must not drift from the
-    chapters that teach them (re-copy the cell from the named notebook when this fails)."""
-    for grade_id, (notebook, there) in BRING.items():
-        assert cell_source(grade_id) == cell_source(there, SOURCE / notebook), f"{grade_id} differs from {notebook}:{there}"
-        assert "### BEGIN SOLUTION" in cell_source(grade_id)
-
-
 def test_no_reference_optimizer_is_importable():
     import autograder.problems.training as module
 
@@ -261,17 +200,6 @@ def stubbed() -> dict[str, str]:
     return stubs
 
 
-def test_exactly_the_cells_tagged_uses_solution_need_a_solution():
-    run = run_in_process(NOTEBOOK, replace={**stubbed(), **FAST})
-    tagged = {k for k, c in code_cells().items() if "uses-solution" in c.metadata.get("tags", [])}
-    assert tagged == {FIGURE}
-    assert set(run.failed()) == VISIBLE | HIDDEN
-    for outcome in run.failed().values():
-        assert isinstance(outcome.error, NotImplementedError)
-    run = run_in_process(NOTEBOOK, replace=stubbed())
-    assert set(run.failed()) == tagged | VISIBLE | HIDDEN
-
-
 def test_without_their_optimizers_students_still_pass_the_loops_own_tests():
     """Until the 'Bring your optimizers' cells are filled, only the cells that use them fail."""
     stubs = {k: v for k, v in stubbed().items() if k in BRING}
@@ -281,28 +209,9 @@ def test_without_their_optimizers_students_still_pass_the_loops_own_tests():
         assert isinstance(outcome.error, NotImplementedError)
 
 
-def test_the_released_notebook_runs_with_only_stubs_raising(tmp_path):
-    course = tmp_path / "course"
-    shutil.copytree(SOURCE / ASSIGNMENT, course / "source" / ASSIGNMENT)
-    (course / "nbgrader_config.py").write_text((ROOT / "nbgrader_config.py").read_text())
-    env = {**os.environ, "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])}
-    subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", ASSIGNMENT, "--force", "--log-level=ERROR"],
-                   cwd=course, check=True, capture_output=True, env=env)
-    released = course / "release" / ASSIGNMENT / NOTEBOOK.name
-    text = released.read_text()
-    from test_release import secret_lines
-
-    secrets = secret_lines([cell.source + "\n" for cell in read(NOTEBOOK).cells])
-    assert {"total += float(loss.data)", 'history["lr"].append(lr)', "twice = training.determinism(train, Adam, StepLR, \"adam_twice\")"} <= secrets
-    assert "BEGIN SOLUTION" not in text and "HIDDEN TESTS" not in text
-    assert [line for line in secrets if line in text] == []
-    run = run_in_process(released, replace=FAST)
-    assert set(run.failed()) == VISIBLE  # the hidden cells are released without their tests
-    for grade_id in HIDDEN:
-        assert "check(" not in cell_source(grade_id, released)
-    for outcome in run.failed().values():
-        assert isinstance(outcome.error, NotImplementedError) or isinstance(outcome.error.__context__, NotImplementedError)
-    stubs = run.namespace
+def test_the_released_stubs_raise_and_the_provided_constructors_work():
+    """(Every released notebook runs with only its stubs raising: test_release.py.)"""
+    stubs = run_in_process(RELEASE / ASSIGNMENT / NOTEBOOK.name, replace=FAST).namespace
     model = stubs["make_model"](0)
     sgd = stubs["SGD"](model.parameters(), lr=0.1, momentum=0.9)  # the provided constructors work
     adam = stubs["Adam"](model.parameters(), lr=0.01)

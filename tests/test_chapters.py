@@ -1,65 +1,152 @@
-"""What every chapter's golden data must satisfy, once, over a table of chapters.
+"""What every chapter must satisfy, checked once over the table of chapters (``tests/chapters.py``).
 
-Each chapter's own test module keeps what is particular to it (its numbers, its mistakes, its
-parity with torch); the checks here were copies in each of them.
+Each chapter's own test module keeps what is particular to it (its numbers, its parity with
+torch); the checks here were copies in each of them.
 """
 
 from __future__ import annotations
 
 import importlib
 import json
-from dataclasses import dataclass
+import re
+from functools import cache
 
 import pytest
 
 import nbtools
-from autograder.compare import first_mismatch, judge
+from autograder.compare import first_mismatch, judge, variant_tolerance
 from autograder.golden import load_assignment
-from nbtools import ROOT, SOURCE
+from autograder.records import decode
+from chapters import BY_NAME, CHAPTERS, GOLDEN_DIR, Chapter
+from courseplots.animation import GRADING_VARIABLE
+from nbtools import SOURCE, nbgrader_meta, read, run_in_process
 
-GOLDEN_DIR = ROOT / "autograder" / "golden"
-
-
-@dataclass(frozen=True)
-class Chapter:
-    assignment: str
-    notebook: str
-    checks: int  # golden entries, one per check the notebook makes
-    recorder: bool = True  # tools.golden.<assignment>.record() rewrites its golden file
-    name_pattern: str = r'check\(\s*"({name})"'  # how the notebook spells its check names
-
-    @property
-    def path(self):
-        return SOURCE / self.assignment / self.notebook
-
-    @property
-    def golden(self):
-        return GOLDEN_DIR / f"{self.assignment}.json"
-
-    def check_names(self) -> set[str]:
-        return set(nbtools.check_names(self.path, self.assignment, pattern=self.name_pattern))
-
-    def __str__(self) -> str:
-        return self.assignment
+KERNELSPEC = {"display_name": "Python 3", "language": "python", "name": "python3"}
+SOLUTION_META = {"grade": False, "solution": True, "locked": False, "task": False, "schema_version": 3}
+TEST_META = {"grade": True, "solution": False, "locked": True, "schema_version": 3}
+LOCKED_META = {"grade": False, "solution": False, "locked": True, "schema_version": 3}
+ABSOLUTE_PATH = re.compile(r"""["'](/[a-z]+)+/""")  # a folder of the author's machine in a string
 
 
-CHAPTERS = [
-    Chapter("ch1_gradient_descent", "gradient_descent.ipynb", 22),
-    Chapter("ch2_momentum", "momentum.ipynb", 23),
-    Chapter("ch4_schedules", "schedules.ipynb", 31),
-    Chapter("ch5_training_loop", "training_loop.ipynb", 13, recorder=False, name_pattern=r'"({name})"'),
-]
+def reference(chapter: Chapter) -> nbtools.Run:
+    """The reference notebook run in process, as a graded kernel runs it (no animation frames)."""
+    return _reference(chapter.assignment)
 
 
-@pytest.mark.parametrize("chapter", CHAPTERS, ids=str)
+@cache
+def _reference(assignment: str) -> nbtools.Run:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(GRADING_VARIABLE, "1")
+        return run_in_process(BY_NAME[assignment].path)
+
+
+def passed_checks(chapter: Chapter) -> list[str]:
+    """The name of every check the reference run passed, in order (with repeats)."""
+    return [name for outcome in reference(chapter).tests(chapter.path).values()
+            for name in re.findall(r"^passed: (.+)$", outcome.output, re.M)]
+
+
+def stubbed(chapter: Chapter) -> dict[str, str]:
+    """Every solution cell as nbgrader releases it: each solution region replaced by a raising stub."""
+    return {grade_id: re.sub(r"### BEGIN SOLUTION\n.*?### END SOLUTION", "raise NotImplementedError()", cell.source,
+                             flags=re.S)
+            for grade_id, cell in nbtools.code_cells(chapter.path).items() if nbgrader_meta(cell).get("solution")}
+
+
+def uses_solution(chapter: Chapter) -> set[str]:
+    return {k for k, c in nbtools.code_cells(chapter.path).items() if "uses-solution" in c.metadata.get("tags", [])}
+
+
+chapters = pytest.mark.parametrize("chapter", CHAPTERS, ids=str)
+
+
+# ---------------------------------------------------------------------------- the reference notebook
+@chapters
+def test_reference_notebook_passes_every_cell_and_every_check(chapter):
+    run = reference(chapter)
+    assert {k: repr(v.error) for k, v in run.failed().items()} == {}
+    tests = run.tests(chapter.path)
+    assert set(tests) == chapter.tests
+    for grade_id, outcome in tests.items():
+        assert f"passed: {chapter.assignment}." in outcome.output, f"{grade_id} checked nothing"
+    passed = passed_checks(chapter)
+    assert len(passed) == len(set(passed)), "a check name is used twice"
+    assert set(passed) >= chapter.check_names(), "a check the notebook spells out did not run"
+
+
+@chapters
+def test_notebook_structure_and_points(chapter):
+    notebook = read(chapter.path)
+    assert notebook.metadata["kernelspec"] == KERNELSPEC
+    points, solutions = {}, set()
+    for cell in notebook.cells:
+        meta = nbgrader_meta(cell)
+        if cell.cell_type != "code":
+            assert meta == {}, "only code cells are graded or locked"
+            continue
+        assert cell.outputs == [] and cell.execution_count is None
+        assert not any(line.lstrip().startswith(("%", "!")) for line in cell.source.splitlines()), "no magics or shell"
+        assert not ABSOLUTE_PATH.search(cell.source), "no folder of the author's machine"
+        grade_id = meta.get("grade_id")
+        if meta.get("solution"):
+            solutions.add(grade_id)
+            assert meta == {**SOLUTION_META, "grade_id": grade_id}
+            markers = re.findall(r"^( *)### (BEGIN|END) SOLUTION$", cell.source, re.M)
+            assert markers and [kind for _, kind in markers] == ["BEGIN", "END"] * (len(markers) // 2)
+            assert all(len(indent) >= 4 for indent, _ in markers), "markers only inside function or method bodies"
+            if grade_id in chapter.exercises:
+                for head in cell.source.split("### BEGIN SOLUTION")[:-1]:
+                    function = head[head.rindex("def "):]
+                    assert '"""' in function, f"{grade_id}: each stub has a docstring"
+                    assert "example" in function.lower(), f"{grade_id}: each stub's docstring shows an example"
+        elif meta.get("grade"):
+            assert meta == {**TEST_META, "grade_id": grade_id, "points": meta["points"]}
+            points[grade_id] = meta["points"]
+            assert "check(" in cell.source
+            assert not re.search(r"^\s*assert\b", cell.source, re.M), "test cells report only through check()"
+            assert ("### BEGIN HIDDEN TESTS" in cell.source) == (grade_id in chapter.hidden)
+        elif meta:
+            assert meta == {**LOCKED_META, "grade_id": grade_id}
+    assert solutions == chapter.exercises | set(chapter.bring)
+    assert set(points) == chapter.tests
+    visible = sum(points[k] for k in chapter.visible)
+    assert (visible, sum(points.values())) == chapter.points
+    assert visible / sum(points.values()) == pytest.approx(0.3)  # visible 30 %, hidden 70 %
+
+
+@chapters
+def test_exactly_the_cells_tagged_uses_solution_need_a_solution(chapter):
+    """With every exercise a raising stub (as released), only the test cells and the cells tagged
+    ``uses-solution`` fail, each with NotImplementedError (hidden tests are still in the source)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(GRADING_VARIABLE, "1")
+        run = run_in_process(chapter.path, replace=stubbed(chapter))
+    assert set(run.failed()) == uses_solution(chapter) | chapter.tests
+    for key, outcome in run.failed().items():
+        assert isinstance(outcome.error, NotImplementedError), (key, outcome.error)
+
+
+@pytest.mark.parametrize("chapter", [c for c in CHAPTERS if c.bring], ids=str)
+def test_the_bring_cells_are_the_earlier_chapters_cells_verbatim(chapter):
+    """The reference optimizers live only in solution cells; these copies must not drift from the
+    chapters that teach them (copy the cell again from the named notebook when this fails)."""
+    cells = nbtools.code_cells(chapter.path)
+    for grade_id, (notebook, there) in chapter.bring.items():
+        master = nbtools.code_cells(SOURCE / notebook)[there]
+        assert cells[grade_id].source == master.source, f"{grade_id} differs from {notebook}:{there}"
+        assert nbgrader_meta(cells[grade_id])["grade"] is False and nbgrader_meta(master)["solution"] is True
+
+
+# ----------------------------------------------------------------------------------------- golden data
+@chapters
 def test_golden_covers_exactly_the_notebooks_checks(chapter):
     golden = load_assignment(GOLDEN_DIR, chapter.assignment)
-    assert set(golden) == chapter.check_names()
+    assert set(golden) == set(passed_checks(chapter))
     assert len(golden) == chapter.checks
     assert chapter.golden.stat().st_size < 1_500_000
 
 
-@pytest.mark.parametrize("chapter", CHAPTERS, ids=str)
+@chapters
 def test_every_variant_is_wrong_and_every_hint_says_something(chapter):
     for name, spec in load_assignment(GOLDEN_DIR, chapter.assignment).items():
         assert len(spec.hint) > 30, name
@@ -83,4 +170,10 @@ def test_golden_file_is_what_the_recorder_writes_now(chapter):
     stored = json.loads(chapter.golden.read_text())["checks"]
     assert set(fresh) == set(stored)
     for name in fresh:
-        assert first_mismatch(fresh[name], stored[name], 1e-12, 1e-12) is None, name
+        now, then = fresh[name], stored[name]
+        assert first_mismatch(decode(now["expected"]), decode(then["expected"]), 1e-12, 1e-12) is None, name
+        assert (now["hint"], now["rtol"], now["atol"]) == (then["hint"], then["rtol"], then["atol"]), name
+        assert [v["hint"] for v in now["variants"]] == [v["hint"] for v in then["variants"]], name
+        tolerance = variant_tolerance(now["rtol"], now["atol"])  # variants still name the same wrong answers
+        for fresh_variant, stored_variant in zip(now["variants"], then["variants"]):
+            assert first_mismatch(decode(fresh_variant["value"]), decode(stored_variant["value"]), *tolerance) is None, name

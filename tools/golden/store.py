@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any, Iterable
 
-from autograder.compare import DEFAULT_ATOL, DEFAULT_RTOL, VARIANT_ATOL, VARIANT_RTOL, first_mismatch
+from autograder.compare import DEFAULT_ATOL, DEFAULT_RTOL, first_mismatch, variant_tolerance
 from autograder.golden import SCHEMA
 from autograder.records import decode, encode
 
@@ -27,13 +27,12 @@ def spec(
     equal to an earlier variant is named by that variant's hint. (Variants of an exact check are
     matched within ``VARIANT_RTOL``, as the judge matches them.)
     """
-    tolerance = (VARIANT_RTOL, VARIANT_ATOL) if rtol == 0 and atol == 0 else (rtol, atol)
     return {
         "expected": encode(expected),
         "rtol": rtol,
         "atol": atol,
         "hint": hint,
-        "variants": [{"hint": h, "value": encode(v)} for h, v in distinct(expected, variants, *tolerance)],
+        "variants": [{"hint": h, "value": encode(v)} for h, v in distinct(expected, variants, *variant_tolerance(rtol, atol))],
     }
 
 
