@@ -18,6 +18,7 @@ from torch.optim import lr_scheduler as torch_schedulers
 
 from autograder.compare import first_mismatch, judge
 from autograder.golden import expectation, load_assignment
+from autograder.mistakes import ch4_schedules as mistakes
 from autograder.problems import schedules as problems
 from autograder.problems.trajectories import label
 from autograder.records import decode
@@ -97,14 +98,16 @@ def test_the_released_stubs_raise_and_the_provided_validation_works():
 def test_the_golden_hints_cover_the_chapters_mistakes():
     golden = load_assignment(GOLDEN.parent, ASSIGNMENT)
     hints = {name.split(".")[1]: {v.hint for v in spec.variants} for name, spec in golden.items()}
-    assert {recorder.STEP_LATE, recorder.STEP_EARLY, recorder.STEP_SHIFTED} <= hints["steplr_grid"]
-    assert recorder.STEP_CLOSED in hints["steplr_outside_changes"]
-    assert {recorder.COSINE_NEXT, recorder.COSINE_NO_ETA_MIN, recorder.ONE_BASE} <= hints["cosine_grid"]
-    assert {recorder.WARMUP_FROM_ZERO, recorder.WARMUP_SHORT, recorder.WARMUP_UNCLAMPED} <= hints["linear_grid"]
-    assert {recorder.SEQ_NO_RESTART, recorder.SEQ_LATE} <= hints["sequential_grid"]
-    assert recorder.SEQ_GLOBAL in hints["sequential_grid_lr_at"]
+    assert {mistakes.STEP_LATE, mistakes.STEP_EARLY} <= hints["steplr_grid"]
+    assert {mistakes.STEP_LATE, mistakes.STEP_EARLY, mistakes.STEP_SHIFTED, mistakes.ONE_BASE} <= hints["steplr_grid_lr_at"]
+    assert mistakes.STEP_CLOSED in hints["steplr_outside_changes"]
+    assert {mistakes.COSINE_NEXT, mistakes.COSINE_PREVIOUS, mistakes.COSINE_NO_ETA_MIN, mistakes.ONE_BASE} <= hints["cosine_grid"]
+    assert {mistakes.WARMUP_FROM_ZERO, mistakes.WARMUP_SHORT, mistakes.WARMUP_UNCLAMPED} <= hints["linear_grid"]
+    assert {mistakes.SEQ_NO_RESTART, mistakes.SEQ_LATE} <= hints["sequential_grid"]
+    assert mistakes.SEQ_GLOBAL in hints["sequential_grid_lr_at"]
     for visible in ("steplr_seed_visible", "cosine_sequence_visible", "linear_sequence_visible"):
         assert hints[visible], visible
+    assert {m.hint for m in mistakes.CATALOGUE.mistakes} <= set().union(*hints.values()), "the recorder runs every mistake"
 
 
 def test_the_inline_expectations_equal_the_golden_ones():
@@ -200,136 +203,7 @@ def test_the_contract_problems_agree_with_torch_and_the_reference(ns):
             assert {k: group[k] for k in expected} == expected  # torch's SGD adds its own options
 
 
-# ----------------------------------------------------------------- common mistakes and their hints
-def patched(grade_id: str, old: str, new: str) -> str:
-    source = cell_source(grade_id)
-    assert old in source, (grade_id, old)
-    return source.replace(old, new)
-
-
-STEP_LR_AT = "base_lr * self.gamma ** (epoch // self.step_size)"
-STEP_TEST = "if self.last_epoch > 0 and self.last_epoch % self.step_size == 0:"
-COSINE = "math.cos(math.pi * epoch / self.T_max)"
-PROGRESS = "progress = min(epoch, self.total_iters) / self.total_iters"
-STEP_CHAINABLE = """\
-        current = [group["lr"] for group in self.optimizer.param_groups]
-        if self.last_epoch > 0 and self.last_epoch % self.step_size == 0:
-            return [lr * self.gamma for lr in current]
-        return current
-"""
-SEQ_CLOSED = "return self._schedulers[index].lr_at(epoch - start)"
-SEQ_RESTART = "if index > 0 and self._milestones[index - 1] == self.last_epoch:"
-SEQ_VISIBLE_HIDDEN = {"test_sequential_visible", "test_sequential_hidden"}
-
-
-def late_steplr() -> dict[str, str]:
-    source = patched("steplr", STEP_LR_AT, "base_lr * self.gamma ** (max(epoch - 1, 0) // self.step_size)")
-    source = source.replace(STEP_TEST, "if self.last_epoch > 1 and (self.last_epoch - 1) % self.step_size == 0:")
-    return {"steplr": source}
-
-
-MISTAKES = {
-    # name: (replacements, failing cells, {cell: hint that its message must contain})
-    "steplr_late": (
-        late_steplr(),
-        {"test_steplr_visible", "test_steplr_hidden", "test_sequential_hidden"},
-        {"test_steplr_visible": recorder.STEP_LATE, "test_steplr_hidden": recorder.STEP_LATE,
-         "test_sequential_hidden": "Your StepLR is wrong, and the chain inherits the mistake: " + recorder.STEP_LATE},
-    ),
-    "steplr_shifted_closed_form": (
-        {"steplr": patched("steplr", STEP_LR_AT, "base_lr * self.gamma ** ((epoch - 1) // self.step_size)")},
-        {"test_steplr_visible", "test_steplr_hidden", "test_sequential_hidden"},
-        {"test_steplr_visible": recorder.STEP_SHIFTED, "test_steplr_hidden": recorder.STEP_SHIFTED},
-    ),
-    "steplr_early": (
-        {"steplr": patched("steplr", STEP_LR_AT, "base_lr * self.gamma ** ((epoch + 1) // self.step_size)").replace(
-            STEP_TEST, "if (self.last_epoch + 1) % self.step_size == 0:")},
-        {"test_steplr_visible", "test_steplr_hidden", "test_sequential_hidden"},
-        {"test_steplr_visible": recorder.STEP_EARLY, "test_steplr_hidden": recorder.STEP_EARLY},
-    ),
-    "steplr_closed_form_steps": (
-        {"steplr": patched("steplr", STEP_CHAINABLE, "        return self.lr_at(self.last_epoch)\n")},
-        {"test_steplr_visible", "test_steplr_hidden"},
-        {"test_steplr_visible": recorder.STEP_CLOSED, "test_steplr_hidden": recorder.STEP_CLOSED},
-    ),
-    "cosine_plus_one": (
-        {"cosine": patched("cosine", COSINE, "math.cos(math.pi * (epoch + 1) / self.T_max)")},
-        {"test_cosine_visible", "test_cosine_hidden"} | SEQ_VISIBLE_HIDDEN,
-        {"test_cosine_visible": recorder.COSINE_NEXT, "test_cosine_hidden": recorder.COSINE_NEXT,
-         "test_sequential_visible": recorder.COSINE_NEXT, "test_sequential_hidden": recorder.COSINE_NEXT},
-    ),
-    "cosine_without_eta_min": (
-        {"cosine": patched("cosine", "self.eta_min + (base_lr - self.eta_min) * cosine", "base_lr * cosine")},
-        {"test_cosine_visible", "test_cosine_hidden", "test_sequential_hidden"},
-        {"test_cosine_visible": recorder.COSINE_NO_ETA_MIN, "test_cosine_hidden": recorder.COSINE_NO_ETA_MIN,
-         "test_sequential_hidden": recorder.COSINE_NO_ETA_MIN},
-    ),
-    "cosine_one_base_lr": (
-        {"cosine": patched("cosine", "(base_lr - self.eta_min) * cosine for base_lr in self.base_lrs",
-                           "(self.base_lrs[0] - self.eta_min) * cosine for base_lr in self.base_lrs")},
-        {"test_cosine_hidden", "test_sequential_hidden"},
-        {"test_cosine_hidden": recorder.ONE_BASE},
-    ),
-    "warmup_from_zero": (
-        {"linear_warmup": patched("linear_warmup", "factor = self.start_factor + (self.end_factor - self.start_factor) * progress",
-                                  "factor = self.end_factor * progress")},
-        {"test_linear_visible", "test_linear_hidden"} | SEQ_VISIBLE_HIDDEN,
-        {"test_linear_visible": recorder.WARMUP_FROM_ZERO, "test_linear_hidden": recorder.WARMUP_FROM_ZERO,
-         "test_sequential_visible": recorder.WARMUP_FROM_ZERO, "test_sequential_hidden": recorder.WARMUP_FROM_ZERO},
-    ),
-    "warmup_never_reaches_the_end": (
-        {"linear_warmup": patched("linear_warmup", PROGRESS, "progress = min(epoch, self.total_iters - 1) / self.total_iters")},
-        {"test_linear_visible", "test_linear_hidden", "test_sequential_hidden"},  # the visible chain cannot tell
-        {"test_linear_visible": recorder.WARMUP_SHORT, "test_linear_hidden": recorder.WARMUP_SHORT,
-         "test_sequential_hidden": recorder.WARMUP_SHORT},
-    ),
-    "warmup_unclamped": (
-        {"linear_warmup": patched("linear_warmup", PROGRESS, "progress = epoch / self.total_iters")},
-        {"test_linear_visible", "test_linear_hidden", "test_sequential_hidden"},
-        {"test_linear_visible": recorder.WARMUP_UNCLAMPED, "test_linear_hidden": recorder.WARMUP_UNCLAMPED},
-    ),
-    "sequential_global_epoch": (
-        {"sequential": patched("sequential", SEQ_CLOSED, "return self._schedulers[index].lr_at(epoch)")},
-        SEQ_VISIBLE_HIDDEN,
-        {"test_sequential_visible": recorder.SEQ_GLOBAL, "test_sequential_hidden": recorder.SEQ_GLOBAL},
-    ),
-    "sequential_never_restarts": (
-        {"sequential": patched("sequential", SEQ_RESTART, "if False:")},
-        {"test_sequential_hidden"},
-        {"test_sequential_hidden": recorder.SEQ_NO_RESTART},
-    ),
-    "sequential_switches_late": (
-        {"sequential": patched("sequential", "index = bisect.bisect_right(", "index = bisect.bisect_left(").replace(
-            "index = bisect.bisect_right(", "index = bisect.bisect_left(")},
-        SEQ_VISIBLE_HIDDEN,
-        {"test_sequential_visible": recorder.SEQ_LATE, "test_sequential_hidden": recorder.SEQ_LATE},
-    ),
-    "sequential_forgets_last_lr": (
-        {"sequential": patched("sequential", "        self._last_lr = active.get_last_lr()\n", "")},
-        {"test_sequential_hidden"},
-        {"test_sequential_hidden": "set self._last_lr = scheduler.get_last_lr()"},
-    ),
-    "steplr_overrides_step_without_the_warning": (
-        {"steplr": cell_source("steplr").replace(
-            "    def lr_at(self, epoch):",
-            "    def step(self):\n        self.last_epoch += 1\n        self._set_lrs(self.get_lr())\n\n    def lr_at(self, epoch):", 1)},
-        {"test_steplr_hidden"},
-        {"test_steplr_hidden": "do not override step()"},
-    ),
-}
-
-
-@pytest.mark.parametrize("mistake", sorted(MISTAKES))
-def test_a_common_mistake_fails_exactly_its_cells_with_its_hint(mistake):
-    replace, failing, hints = MISTAKES[mistake]
-    run = run_in_process(NOTEBOOK, replace={**replace, **FAST})
-    assert {k for k, v in run.failed().items()} == failing, {k: str(v.error)[:300] for k, v in run.failed().items()}
-    for cell in failing:
-        message = str(run.outcomes[cell].error)
-        assert isinstance(run.outcomes[cell].error, AssertionError), message
-        assert "Hint: " in message
-        if cell in hints:
-            assert hints[cell] in message, message
+# Common mistakes and their hints: autograder/mistakes/ch4_schedules.py, tested by tests/test_mistakes.py.
 
 
 # ------------------------------------------------------------------------- the provided base class
