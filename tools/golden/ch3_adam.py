@@ -1,7 +1,7 @@
 """Golden expectations for Chapter 3 (Adam and the adaptive methods), from ``torch.optim`` and closed forms.
 
-Every check of ``source/ch3_adam/adam.ipynb`` is a row of :data:`CHECKS`: the test cell that makes
-it, what a piece of code answers (the problem of :mod:`autograder.problems.adaptive` it runs), its
+Every check of ``source/ch3_adam/adam.ipynb`` is a :class:`Check` of :func:`checks`: the test cell that
+makes it, what a piece of code answers (the problem of :mod:`autograder.problems.adaptive` it runs), its
 tolerance and its general hint. The expected value is that answer from ``torch.optim.Adam``,
 ``AdamW``, ``RMSprop`` and ``Adagrad`` run through the torch backend, or a closed form of the
 chapter (constant gradient, eps = 0, 10 lr for RMSprop's first step, lr/sqrt(t) for Adagrad, the
@@ -11,8 +11,8 @@ The variants are the answers of the reference solution with one common mistake o
 :mod:`autograder.mistakes.ch3_adam` made, each with that mistake's hint: by default every mistake
 that loses the check's cell, including those that crash (their ``"error: TypeError"`` or
 ``"error: ValueError"`` is what such a student records). On the 4-parameter grids only the
-"sentinel" entries carry variants: the grid's first entry, where every mistake of the cell shows,
-and the AMSGrad entry for the AMSGrad mistakes.
+"sentinel" entries carry variants: the grid's first entry, where every mistake of the cell shows
+(on AdamW's, only the mistakes made in AdamW itself), and the AMSGrad entry for the AMSGrad mistakes.
 """
 
 from __future__ import annotations
