@@ -3,8 +3,6 @@
 * The reference notebook runs in-process with every cell passing; since its checks compare with golden
   values recorded from ``torch.optim``, that proves the reference solutions equal PyTorch in float64.
   Some trajectories are also compared with torch here, directly.
-* Every common mistake of the chapter, injected into the reference solution, fails exactly the expected
-  test cells, each with its targeted hint.
 * Every number and formula the narrative states is computed here.
 """
 
@@ -20,6 +18,7 @@ import torch
 
 import slopegrad
 from autograder.compare import first_mismatch
+from autograder.mistakes.ch3_adam import CATALOGUE
 from autograder.problems import adaptive
 from autograder.problems.trajectories import trajectory
 from courseplots import VALLEY_HESSIAN, run_on_valley
@@ -29,7 +28,6 @@ from tools.golden import ch3_adam as golden_module
 
 NOTEBOOK = SOURCE / "ch3_adam" / "adam.ipynb"
 GOLDEN_FILE = Path(golden_module.__file__).resolve().parents[2] / "autograder" / "golden" / "ch3_adam.json"
-HINTS = golden_module.HINTS
 B1, B2 = 0.9, 0.999
 
 TORCH = golden_module.TORCH
@@ -41,7 +39,7 @@ def cell_sources() -> dict[str, str]:
 
 
 def figure_cells() -> dict[str, str]:
-    """Cells that only draw (skipped when injecting mistakes, to keep the tests fast)."""
+    """Cells that only draw (skipped where only the checks matter, to keep the tests fast)."""
     skip = {}
     for index, cell in enumerate(read(NOTEBOOK).cells):
         if cell.cell_type != "code":
@@ -65,9 +63,6 @@ def ns(reference):
 
 def replay_gradients(make, gradients, start):
     return adaptive.replay(make, np.asarray(gradients, dtype=float), np.asarray(start, dtype=float))
-
-
-# ============================================================================ the notebook itself
 
 
 # ================================================================= the reference equals torch
@@ -104,161 +99,7 @@ def test_reference_state_matches_torch_after_first_step(ns):
 
 
 # ===================================================================== the common mistakes
-
-ADAM_CORE_CELLS = ("test_adam_update_visible", "test_adam_visible", "test_adam_hidden", "test_adam_state_hidden",
-                   "test_adam_facts_hidden", "test_adamw_visible")
-ADAMW_GENERAL = golden_module.GENERAL["adamw"]
-
-GUARD = "                if p.grad is None:\n                    continue\n"
-AMSGRAD_BLOCK = '''    if amsgrad:
-        np.maximum(state["max_exp_avg_sq"], exp_avg_sq, out=state["max_exp_avg_sq"])
-        exp_avg_sq = state["max_exp_avg_sq"]
-    m_hat = exp_avg / (1 - beta1**t)
-    v_hat = exp_avg_sq / (1 - beta2**t)
-'''
-ADAMW_DECAY = '''                if group["weight_decay"] != 0:
-                    p.data *= 1 - group["lr"] * group["weight_decay"]
-'''
-ADAMW_CALL = '''                adam_update(p.data, p.grad, self.state.setdefault(p, {}), lr=group["lr"], beta1=beta1,
-                            beta2=beta2, eps=group["eps"], amsgrad=group["amsgrad"])
-'''
-
-
-def core(hint_key: str) -> dict[str, str]:
-    """A mistake inside adam_update: every Adam cell fails with its hint; AdamW's grid names adam_update."""
-    return {**{cell: HINTS[hint_key] for cell in ADAM_CORE_CELLS}, "test_adamw_hidden": ADAMW_GENERAL}
-
-
-MISTAKES = {
-    # --- step counter starting at 0
-    "step_used_before_increment": (
-        "adam_update", [('    state["step"] += 1\n    t = state["step"]\n', '    t = state["step"]\n    state["step"] += 1\n')],
-        {**core(golden_module.STEP_FROM_ZERO), "test_adamw_hidden": HINTS[golden_module.STEP_FROM_ZERO]},
-    ),
-    "step_never_incremented": (
-        "adam_update", [('    state["step"] += 1\n    t = state["step"]\n', '    t = state["step"] + 1\n')],
-        core(golden_module.STEP_NEVER_INCREMENTED),
-    ),
-    "step_created_as_one": (
-        "adam_update", [('        state["step"] = 0\n', '        state["step"] = 1\n')],
-        core(golden_module.STEP_FROM_ONE),
-    ),
-    # --- eps inside the square root
-    "adam_eps_in_sqrt": (
-        "adam_update", [("param -= lr * m_hat / (np.sqrt(v_hat) + eps)", "param -= lr * m_hat / np.sqrt(v_hat + eps)")],
-        core(golden_module.EPS_IN_SQRT),
-    ),
-    "rmsprop_eps_in_sqrt": (
-        "rmsprop", [("p.data -= lr * grad / (np.sqrt(square_avg) + eps)", "p.data -= lr * grad / np.sqrt(square_avg + eps)")],
-        {"test_rmsprop_visible": HINTS[golden_module.EPS_IN_SQRT], "test_rmsprop_hidden": HINTS[golden_module.EPS_IN_SQRT]},
-    ),
-    "adagrad_eps_in_sqrt": (
-        "adagrad", [('p.data -= lr * grad / (np.sqrt(state["sum"]) + eps)', 'p.data -= lr * grad / np.sqrt(state["sum"] + eps)')],
-        {"test_adagrad_visible": HINTS[golden_module.EPS_IN_SQRT], "test_adagrad_hidden": HINTS[golden_module.EPS_IN_SQRT]},
-    ),
-    # --- forgetting the bias correction
-    "no_bias_correction": (
-        "adam_update", [("m_hat = exp_avg / (1 - beta1**t)", "m_hat = exp_avg"), ("v_hat = exp_avg_sq / (1 - beta2**t)", "v_hat = exp_avg_sq")],
-        core(golden_module.NO_BIAS_CORRECTION),
-    ),
-    "rmsprop_bias_corrected": (
-        "rmsprop", [("p.data -= lr * grad / (np.sqrt(square_avg) + eps)",
-                     'p.data -= lr * grad / (np.sqrt(square_avg / (1 - alpha ** state["step"])) + eps)')],
-        {"test_rmsprop_visible": HINTS[golden_module.RMSPROP_BIAS_CORRECTED],
-         "test_rmsprop_hidden": HINTS[golden_module.RMSPROP_BIAS_CORRECTED]},
-    ),
-    # --- updating a local name instead of the array
-    "not_in_place": (
-        "adam_update", [("param -= lr * m_hat", "param = param - lr * m_hat")],
-        core(golden_module.NOT_IN_PLACE),
-    ),
-    # --- AMSGrad
-    "amsgrad_max_of_v_hat": (
-        "adam_update", [(AMSGRAD_BLOCK, '''    m_hat = exp_avg / (1 - beta1**t)
-    v_hat = exp_avg_sq / (1 - beta2**t)
-    if amsgrad:
-        np.maximum(state["max_exp_avg_sq"], v_hat, out=state["max_exp_avg_sq"])
-        v_hat = state["max_exp_avg_sq"]
-''')],
-        {cell: HINTS[golden_module.AMSGRAD_MAX_OF_V_HAT] for cell in ("test_adam_hidden", "test_adam_state_hidden", "test_adamw_hidden")},
-    ),
-    "amsgrad_buffer_never_updated": (
-        "adam_update", [(AMSGRAD_BLOCK, AMSGRAD_BLOCK[AMSGRAD_BLOCK.index("    m_hat"):])],  # created, never updated
-        {"test_adam_hidden": HINTS[golden_module.AMSGRAD_IGNORED], "test_adam_state_hidden": HINTS[golden_module.AMSGRAD_UNUSED],
-         "test_adamw_hidden": HINTS[golden_module.AMSGRAD_IGNORED]},
-    ),
-    # --- sharing one state (buffer) across parameters
-    "one_state_for_all_parameters": (
-        "adam", [("adam_update(p.data, grad, self.state.setdefault(p, {})", 'adam_update(p.data, grad, self.state.setdefault("shared", {})')],
-        {"test_adam_visible": HINTS[golden_module.SHARED_STATE], "test_adam_hidden": HINTS[golden_module.CRASH_ON_SHAPES],
-         "test_adam_state_hidden": HINTS[golden_module.SHARED_STATE]},
-    ),
-    "one_state_dict_under_every_parameter": (
-        "adam", [("adam_update(p.data, grad, self.state.setdefault(p, {})",
-                  'adam_update(p.data, grad, self.state.setdefault(p, group.setdefault("_state", {}))')],
-        {"test_adam_hidden": HINTS[golden_module.CRASH_ON_SHAPES], "test_adam_state_hidden": HINTS[golden_module.SHARED_STATE]},
-    ),
-    # --- forgetting to skip grad None
-    "adam_crashes_on_missing_grad": (
-        "adam", [(GUARD, "")],
-        {cell: HINTS[golden_module.CRASH_ON_MISSING_GRAD] for cell in ("test_adam_visible", "test_adam_hidden", "test_adam_state_hidden")},
-    ),
-    "adam_zero_for_missing_grad": (
-        "adam", [(GUARD + "                grad = p.grad\n", "                grad = p.grad if p.grad is not None else np.zeros_like(p.data)\n")],
-        {cell: HINTS[golden_module.ZERO_FOR_MISSING_GRAD] for cell in ("test_adam_visible", "test_adam_hidden", "test_adam_state_hidden")},
-    ),
-    "adamw_decays_parameters_without_grad": (
-        "adamw", [(GUARD, "                if p.grad is None:\n                    p.grad = np.zeros_like(p.data)\n")],
-        {cell: HINTS[golden_module.ZERO_FOR_MISSING_GRAD] for cell in ("test_adamw_visible", "test_adamw_hidden")},
-    ),
-    "rmsprop_crashes_on_missing_grad": (
-        "rmsprop", [(GUARD, "")],
-        {cell: HINTS[golden_module.CRASH_ON_MISSING_GRAD] for cell in ("test_rmsprop_visible", "test_rmsprop_hidden")},
-    ),
-    "adagrad_zero_for_missing_grad": (
-        "adagrad", [(GUARD + "                grad = p.grad\n", "                grad = p.grad if p.grad is not None else np.zeros_like(p.data)\n")],
-        {cell: HINTS[golden_module.ZERO_FOR_MISSING_GRAD] for cell in ("test_adagrad_visible", "test_adagrad_hidden")},
-    ),
-    # --- weight decay in the wrong place
-    "adamw_decay_after_step": (
-        "adamw", [(ADAMW_DECAY + ADAMW_CALL, ADAMW_CALL + ADAMW_DECAY)],
-        {cell: HINTS[golden_module.DECAY_AFTER_STEP] for cell in ("test_adamw_visible", "test_adamw_hidden")},
-    ),
-    "adamw_decay_without_lr": (
-        "adamw", [('p.data *= 1 - group["lr"] * group["weight_decay"]', 'p.data *= 1 - group["weight_decay"]')],
-        {cell: HINTS[golden_module.DECAY_WITHOUT_LR] for cell in ("test_adamw_visible", "test_adamw_hidden")},
-    ),
-    "adamw_as_l2": (
-        "adamw", [(ADAMW_DECAY + "                adam_update(p.data, p.grad,", '                adam_update(p.data, p.grad + group["weight_decay"] * p.data,')],
-        {cell: HINTS[golden_module.L2_IN_ADAMW] for cell in ("test_adamw_visible", "test_adamw_hidden")},
-    ),
-    "adam_with_decoupled_decay": (
-        "adam", [('                    grad = grad + group["weight_decay"] * p.data\n',
-                  '                    p.data *= 1 - group["lr"] * group["weight_decay"]\n')],
-        {cell: HINTS[golden_module.DECOUPLED_IN_ADAM] for cell in ("test_adam_visible", "test_adam_hidden", "test_adamw_hidden")},
-    ),
-}
-
-
-def inject(cell: str, edits: list[tuple[str, str]]) -> str:
-    source = cell_sources()[cell]
-    for old, new in edits:
-        assert source.count(old) == 1, f"the reference {cell} changed: cannot inject {old!r}"
-        source = source.replace(old, new)
-    return source
-
-
-@pytest.mark.parametrize("mistake", sorted(MISTAKES))
-def test_mistake_fails_exactly_the_expected_cells_with_its_hint(mistake):
-    cell, edits, expected = MISTAKES[mistake]
-    with np.errstate(all="ignore"):
-        run = run_in_process(NOTEBOOK, replace={**figure_cells(), cell: inject(cell, edits)})
-    assert run.outcomes[cell].passed, "the injected solution itself must run"
-    failed = {key: outcome for key, outcome in run.tests(NOTEBOOK).items() if not outcome.passed}
-    assert sorted(failed) == sorted(expected)
-    for key, outcome in failed.items():
-        assert isinstance(outcome.error, AssertionError), (key, outcome.error)
-        assert expected[key] in str(outcome.error), (key, str(outcome.error)[-400:])
+# (The chapter's common mistakes and their hints: autograder/mistakes, tested in test_mistakes.py.)
 
 
 # ======================================================= what the narrative states, computed
@@ -340,7 +181,7 @@ def test_first_step_without_bias_correction_and_the_constant_gradient_curve():
     assert int(t[np.argmax(uncorrected)]) == 12 and round(uncorrected.max(), 2) == 6.57
     assert round(uncorrected[99], 2) == 3.24 and round(uncorrected[999], 2) == 1.26
     # the formula is what an Adam without correction actually does under a constant gradient
-    wrong = golden_module._wrong(golden_module.WrongAdam, golden_module.NO_BIAS_CORRECTION)
+    wrong = CATALOGUE.solution("no_bias_correction")["Adam"]
     g = np.array([0.3, -20.0])
     steps = np.abs(np.diff(replay_gradients(lambda ps: wrong(ps, lr=1.0, eps=0.0), np.tile(g, (200, 1)), [0.0, 0.0]), axis=0))
     np.testing.assert_allclose(steps, np.tile(uncorrected[:200, None], (1, 2)), rtol=1e-12)
