@@ -11,6 +11,7 @@ import pytest
 
 from autograder.mistakes import Catalogue, Edit, Mistake, OutOfDate, catalogue, catalogues, mistake
 from courseplots.animation import GRADING_VARIABLE
+from chapters import BY_NAME
 from nbtools import SOURCE, run_in_process
 
 CASES = [(c, m) for c in catalogues() for m in c.mistakes]
@@ -20,7 +21,7 @@ CASES = [(c, m) for c in catalogues() for m in c.mistakes]
 def test_a_common_mistake_fails_exactly_its_cells_with_its_hint(chapter: Catalogue, wrong: Mistake, monkeypatch):
     monkeypatch.setenv(GRADING_VARIABLE, "1")  # as in the sandbox: no animation frames, which no check reads
     with np.errstate(all="ignore"):
-        run = run_in_process(chapter.path, replace=wrong.sources(chapter.cells()))
+        run = run_in_process(chapter.path, replace={**BY_NAME[chapter.assignment].quick(), **wrong.sources(chapter.cells())})
     tests = run.tests(chapter.path)
     assert wrong.loses <= set(tests), "loses names a cell the notebook does not have"
     assert {k for k, v in tests.items() if not v.passed} == wrong.loses
