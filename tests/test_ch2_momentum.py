@@ -15,6 +15,7 @@ from PIL import Image
 
 from autograder.compare import judge
 from autograder.golden import expectation, load_assignment
+from autograder.mistakes.ch2_momentum import CATALOGUE
 from autograder.problems import momentum as problems
 from autograder.problems.trajectories import trajectory
 from courseplots import VALLEY_HESSIAN, VALLEY_START, animate_paths, run_on_valley, valley_gradient
@@ -88,13 +89,22 @@ def test_the_released_stubs_raise_and_the_provided_constructor_works():
 
 # ----------------------------------------------------------------------------------- golden data
 def test_the_golden_hints_cover_the_chapters_mistakes():
+    """Beyond the first failing check of each cell (test_mistakes.py): the checks each mistake is about name it."""
     golden = load_assignment(GOLDEN.parent, ASSIGNMENT)
-    hints = {name: " ".join(v.hint for v in spec.variants) for name, spec in golden.items()}
-    assert "dampened" in hints[f"{ASSIGNMENT}.first_buffers"] and "dampened" in hints[f"{ASSIGNMENT}.grid_dampening"]
-    assert "share one momentum buffer" in hints[f"{ASSIGNMENT}.own_buffers"]
-    assert "grad is None" in hints[f"{ASSIGNMENT}.visible_unused_parameter"]
-    assert "Sutskever" in hints[f"{ASSIGNMENT}.lr_change"] and "Sutskever" in hints[f"{ASSIGNMENT}.visible_lr_change"]
-    assert "g = b + momentum*b" in hints[f"{ASSIGNMENT}.grid_nesterov"]
+    named = {
+        "dampened_first_buffer": ("first_buffers", "grid_dampening", "visible_first_buffer"),
+        "shared_state_dict": ("own_buffers", "twin_path", "grid_momentum", "lr_change"),
+        "grad_none_not_skipped": ("visible_unused_parameter", "grid_plain", "in_place"),
+        "grad_none_as_zero": ("visible_unused_parameter", "state_keys", "twin_state_keys", "lr_change"),
+        "sutskever_form": ("visible_lr_change", "lr_change", "first_buffers"),
+        "nesterov_on_buffer": ("visible_nesterov_steps", "grid_nesterov", "lr_change"),
+        "not_in_place": ("in_place",),
+        "beta_not_squared": ("visible_optimal_valley", "optimal_table", "optimal_radii"),
+    }
+    for mistake, checks in named.items():
+        for check in checks:
+            hints = [v.hint for v in golden[f"{ASSIGNMENT}.{check}"].variants]
+            assert CATALOGUE[mistake].hint in hints, (mistake, check)
 
 
 def test_records_from_a_student_sandbox_pass_the_judge(tmp_path, monkeypatch):
@@ -289,87 +299,14 @@ def test_problem_runners_report_crashes_but_let_stubs_raise():
 
 
 # ----------------------------------------------------------------- common mistakes and their hints
-REFERENCE_STEP = cell_source("sgd_step")
-REFERENCE_OPTIMAL = cell_source("optimal_momentum")
-
-
-def mutate(source: str, *edits: tuple[str, str]) -> str:
-    for old, new in edits:
-        assert source.count(old) == 1, old
-        source = source.replace(old, new)
-    return source
-
-
-SKIP = "                if p.grad is None:\n                    continue\n"
-FIRST = 'buffer = state["momentum_buffer"] = np.array(g, copy=True)'
-STATE = "state = self.state.setdefault(p, {})"
-NESTEROV = "g = g + momentum * buffer if nesterov else buffer"
-UPDATE = "                p.data -= lr * g\n"
-SUTSKEVER_EDITS = (
-    (FIRST, 'buffer = state["momentum_buffer"] = np.array(lr * g, copy=True)'),
-    ("buffer += (1 - dampening) * g", "buffer += lr * (1 - dampening) * g"),
-    (NESTEROV, "g = lr * g + momentum * buffer if nesterov else buffer"),
-    (UPDATE, "                p.data -= g if momentum != 0 else lr * g\n"),
-)
-SGD_CELLS = {"test_sgd_step_visible", "test_sgd_grid_hidden", "test_sgd_dampening_nesterov_hidden",
-             "test_sgd_state_hidden", "test_sgd_lr_change_hidden"}
-OPTIMAL_CELLS = {"test_optimal_momentum_visible", "test_optimal_momentum_hidden"}
-
-MISTAKES = {
-    "dampened_first_buffer": (
-        "sgd_step", mutate(REFERENCE_STEP, (FIRST, 'buffer = state["momentum_buffer"] = np.array((1 - dampening) * g, copy=True)')),
-        {"test_sgd_step_visible", "test_sgd_dampening_nesterov_hidden"}, "first momentum buffer looks dampened"),
-    "shared_state_dict": (
-        "sgd_step", mutate(REFERENCE_STEP, (STATE, "state = self.state.setdefault(p, self.__dict__.setdefault('shared', {}))")),
-        SGD_CELLS - {"test_sgd_step_visible"}, "self.state[p]['momentum_buffer']"),
-    "one_buffer_for_the_optimizer": (
-        "sgd_step", mutate(REFERENCE_STEP, (STATE, 'state = self.state.setdefault("momentum", {})')),
-        SGD_CELLS, "self.state[p]['momentum_buffer']"),
-    "grad_none_not_skipped": (
-        "sgd_step", mutate(REFERENCE_STEP, (SKIP, "")),
-        SGD_CELLS, "grad is None"),
-    "grad_none_as_zero": (
-        "sgd_step", mutate(REFERENCE_STEP, (SKIP + "                g = p.grad\n",
-                                            "                g = p.grad if p.grad is not None else np.zeros_like(p.data)\n")),
-        SGD_CELLS, "grad is None"),
-    "sutskever_form": (
-        "sgd_step", mutate(REFERENCE_STEP, *SUTSKEVER_EDITS),
-        {"test_sgd_step_visible", "test_sgd_dampening_nesterov_hidden", "test_sgd_lr_change_hidden"},
-        "Sutskever/Ruder form"),
-    "nesterov_on_buffer": (
-        "sgd_step", mutate(REFERENCE_STEP, (NESTEROV, "g = buffer + momentum * buffer if nesterov else buffer")),
-        {"test_sgd_step_visible", "test_sgd_dampening_nesterov_hidden", "test_sgd_lr_change_hidden"},
-        "Nesterov looks applied to the buffer"),
-    "not_in_place": (
-        "sgd_step", mutate(REFERENCE_STEP, (UPDATE, "                p.data = p.data - lr * g\n")),
-        {"test_sgd_state_hidden"}, "in place"),
-    "beta_not_squared": (
-        "optimal_momentum", mutate(REFERENCE_OPTIMAL, ("float(rate**2)", "float(rate)")),
-        OPTIMAL_CELLS, "beta is the square"),
-    "gradient_descent_alpha": (
-        "optimal_momentum", mutate(REFERENCE_OPTIMAL, ("alpha = (2.0 / (np.sqrt(L) + np.sqrt(mu))) ** 2", "alpha = 2.0 / (mu + L)")),
-        OPTIMAL_CELLS, "gradient descent's optimal step"),
-}
-
-
-@pytest.mark.parametrize("mistake", sorted(MISTAKES))
-def test_a_common_mistake_fails_exactly_its_cells_with_its_hint(mistake):
-    grade_id, source, failing, hint = MISTAKES[mistake]
-    with np.errstate(all="ignore"):
-        run = run_in_process(NOTEBOOK, replace={grade_id: source, **FAST})
-    tests = run.tests(NOTEBOOK)
-    assert {k for k, v in tests.items() if not v.passed} == failing
-    assert set(run.failed()) == failing, "only graded cells may fail"
-    for cell in failing:
-        error = run.outcomes[cell].error
-        assert isinstance(error, AssertionError), repr(error)
-        assert "Hint: " in str(error) and hint in str(error), str(error)
+# (The chapter's common mistakes and their hints: autograder/mistakes, tested in test_mistakes.py.)
+SUTSKEVER = CATALOGUE["sutskever_form"].sources(CATALOGUE.cells())
 
 
 def test_the_sutskever_form_passes_while_lr_is_constant():
     """The Sutskever/Ruder student's trajectories pass every constant-lr check: only the lr change (and
     the buffer's contents, lr*b instead of b) expose it."""
-    run = run_in_process(NOTEBOOK, replace={"sgd_step": mutate(REFERENCE_STEP, *SUTSKEVER_EDITS), **FAST})
+    run = run_in_process(NOTEBOOK, replace={**SUTSKEVER, **FAST})
     visible = run.outcomes["test_sgd_step_visible"]
     for name in ("plain_steps", "momentum_steps", "nesterov_steps"):
         assert f"passed: {ASSIGNMENT}.visible_{name}" in visible.output
@@ -377,14 +314,14 @@ def test_the_sutskever_form_passes_while_lr_is_constant():
     for grade_id in ("test_sgd_grid_hidden", "test_sgd_state_hidden", "test_sgd_region_hidden"):
         assert run.outcomes[grade_id].passed
     assert "first_buffers" in str(run.outcomes["test_sgd_dampening_nesterov_hidden"].error)
-    skipping_buffers = {"sgd_step": mutate(REFERENCE_STEP, *SUTSKEVER_EDITS), **FAST,
+    skipping_buffers = {**SUTSKEVER, **FAST,
                         "test_sgd_step_visible": cell_source("test_sgd_step_visible").replace(
                             'check("ch2_momentum.visible_first_buffer"', '(lambda *args, **kwargs: None)("skipped"')}
     run = run_in_process(NOTEBOOK, replace=skipping_buffers)
     for name in ("plain_steps", "momentum_steps", "nesterov_steps", "unused_parameter"):
         assert f"passed: {ASSIGNMENT}.visible_{name}" in run.outcomes["test_sgd_step_visible"].output
     assert "visible_lr_change" in str(run.outcomes["test_sgd_step_visible"].error)
-    assert "Sutskever" in str(run.outcomes["test_sgd_step_visible"].error)
+    assert "Hint: " + CATALOGUE["sutskever_form"].hint in str(run.outcomes["test_sgd_step_visible"].error)
 
 
 # -------------------------------------------------------------------- numbers the narrative states
