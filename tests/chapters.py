@@ -48,13 +48,12 @@ class Chapter:
         return self.visible | self.hidden
 
     def quick(self) -> dict[str, str]:
-        """Replacements that skip the cells no check depends on (the drawing ones and every cell
-        tagged ``uses-solution``, which come after the tests), to keep notebook runs short."""
-        skipped = set(self.drawing)
-        for key, cell in nbtools.code_cells(self.path).items():
-            if "uses-solution" in cell.metadata.get("tags", []):
-                skipped.add(key)
-        return {key: "pass" for key in skipped}
+        """Replacements that skip the cells no check depends on, to keep notebook runs short: the
+        ``drawing`` cells and the cells tagged ``uses-solution`` after the last test cell."""
+        cells = list(nbtools.code_cells(self.path).items())
+        last_test = max(index for index, (_, cell) in enumerate(cells) if nbtools.is_test_cell(cell))
+        after = {key for key, cell in cells[last_test + 1:] if "uses-solution" in cell.metadata.get("tags", [])}
+        return {key: "pass" for key in self.drawing | after}
 
     def check_names(self) -> set[str]:
         return set(nbtools.check_names(self.path, self.assignment, pattern=self.name_pattern))
@@ -102,6 +101,7 @@ CHAPTERS = [
             hidden=_cells("test_state_hidden", "test_state_optimizers_hidden", "test_clip_hidden",
                           "test_checkpoint_hidden", "test_checkpoint_optimizers_hidden"),
             exercises=_cells("state_accounting", "clip_grad_norm", "checkpoint"),
-            points=(9, 30), checks=21, bring={**BRING_SGD, **BRING_ADAM}, drawing=_cells("bandwidth")),
+            points=(9, 30), checks=21, bring={**BRING_SGD, **BRING_ADAM},
+            drawing=_cells("bandwidth", "memory_figure", "timing_figure", "precision_figure", "clip_demo")),
 ]
 BY_NAME = {c.assignment: c for c in CHAPTERS}
