@@ -18,6 +18,7 @@ import torch
 import slopegrad
 from autograder.compare import judge
 from autograder.golden import expectation, load_assignment
+from autograder.mistakes.ch5_training_loop import ALSO_BREAKS_THE_SWEEP, CATALOGUE, MEAN, STEP, ZERO
 from autograder.problems import training as P
 from autograder.records import decode
 import figures
@@ -334,7 +335,9 @@ def test_the_golden_module_agrees_with_the_plain_torch_loop(split):
                               lambda o: torch.optim.lr_scheduler.StepLR(o, step_size=2, gamma=0.5), "adam", split)
     np.testing.assert_allclose(golden[f"{ASSIGNMENT}.adam_history"].value["loss"], theirs["loss"], rtol=1e-14)
     assert golden[f"{ASSIGNMENT}.adam_history"].value["lr"] == theirs["lr"]
-    assert set(G.MISTAKES) <= set(G.HINTS) | {"scheduler_first_lr_before"}
+    named = {variant.hint for spec in golden.values() for variant in spec.variants}
+    assert {m.hint for m in G.MISTAKES} <= named, "every loop mistake is named by some check"
+    assert {m.name for m in G.MISTAKES} == {m.name for m in CATALOGUE.mistakes + ALSO_BREAKS_THE_SWEEP.mistakes}
 
 
 def test_the_bars_hold_with_margin_for_other_seeds(ns, monkeypatch):
@@ -372,6 +375,9 @@ def test_problem_runners_report_crashes_but_let_stubs_raise(ns):
 
 
 # ----------------------------------------------------------------- common mistakes and their hints
+# (The loop's common mistakes and their hints: autograder/mistakes, tested in test_mistakes.py.)
+# Here: loops written differently but right, which must pass everything, and the one mistake that
+# breaks an ungraded cell too.
 def solution() -> str:
     return cell_source("train")
 
@@ -384,54 +390,6 @@ def edit(*pairs: tuple[str, str]) -> str:
         body = body.replace(old, new)
     return head + "### BEGIN SOLUTION" + body
 
-
-ZERO = "            optimizer.zero_grad()\n"
-BACKWARD = "            loss.backward()\n"
-STEP = "            optimizer.step()\n"
-EPOCH_START = "        total, batches = 0.0, 0\n"
-READ_LR = "        lr = optimizer.param_groups[0][\"lr\"]\n"
-SCHEDULE = "        if scheduler is not None:\n            scheduler.step()\n"
-MEAN = "history[\"loss\"].append(total / batches)"
-
-MISTAKES = {
-    # name: (train's source, the test cells that fail, a phrase of the hint they must show)
-    "zero_grad once per epoch": (
-        edit((ZERO, ""), (EPOCH_START, EPOCH_START + "        optimizer.zero_grad()\n")),
-        VISIBLE | HIDDEN, "once per epoch instead of once per batch"),
-    "zero_grad once per epoch, at its end": (
-        edit((ZERO, ""), (SCHEDULE, "        optimizer.zero_grad()\n" + SCHEDULE)),
-        VISIBLE | HIDDEN, "once per epoch instead of once per batch"),
-    "zero_grad never": (edit((ZERO, "")), VISIBLE | HIDDEN, "never calls optimizer.zero_grad()"),
-    "zero_grad between backward and step": (
-        edit((ZERO, ""), (BACKWARD, BACKWARD + ZERO)), VISIBLE | HIDDEN, "Your model never changed"),
-    "step before backward": (
-        edit((STEP, ""), (BACKWARD, STEP + BACKWARD)), VISIBLE | HIDDEN, "Your model never changed"),
-    "scheduler stepped per batch": (
-        edit((SCHEDULE, ""), (STEP, STEP + "            if scheduler is not None:\n                scheduler.step()\n")),
-        {"test_train_visible", "test_optimizers_visible", "test_train_hidden", "test_train_bars_hidden",
-         "test_train_optimizers_hidden"}, "after every batch"),
-    "scheduler stepped before the epoch": (
-        edit((SCHEDULE, ""), (READ_LR, "        if scheduler is not None:\n            scheduler.step()\n" + READ_LR)),
-        {"test_train_visible", "test_optimizers_visible", "test_train_hidden", "test_train_optimizers_hidden"},
-        "at the start of each epoch"),
-    "scheduler never stepped": (
-        edit((SCHEDULE, "")), {"test_train_visible", "test_optimizers_visible", "test_train_hidden",
-                               "test_train_optimizers_hidden"}, "does not call scheduler.step()"),
-    "scheduler=None not handled": (
-        edit((SCHEDULE, "        scheduler.step()\n")), {"test_train_visible", "test_train_hidden"},
-        "scheduler may be None"),
-    "lr read after scheduler.step()": (
-        edit((READ_LR, ""), (SCHEDULE, SCHEDULE + READ_LR)),
-        {"test_train_visible", "test_optimizers_visible", "test_train_hidden", "test_train_optimizers_hidden"},
-        "shifted by one epoch"),
-    "last batch's loss": (
-        edit((MEAN, "history[\"loss\"].append(float(loss.data))")),
-        {"test_train_visible", "test_optimizers_visible", "test_train_hidden", "test_train_optimizers_hidden"},
-        "last batch"),
-    "sum of the losses": (
-        edit((MEAN, "history[\"loss\"].append(total)")),
-        VISIBLE | HIDDEN, "sum of each epoch's batch losses"),
-}
 
 CORRECT_VARIANTS = {
     "zero_grad after step": edit((ZERO, ""), (STEP, STEP + ZERO)),
@@ -447,16 +405,17 @@ CORRECT_VARIANTS = {
 }
 
 
-@pytest.mark.filterwarnings("ignore:Detected call of `lr_scheduler.step\\(\\)` before:UserWarning")
-@pytest.mark.parametrize("mistake", sorted(MISTAKES))
-def test_a_loop_mistake_fails_exactly_the_expected_cells_with_its_hint(mistake):
-    source, failing, phrase = MISTAKES[mistake]
-    run = run_in_process(NOTEBOOK, replace={"train": source, **FAST})
-    assert set(run.failed()) == failing, {k: str(v.error)[:200] for k, v in run.failed().items()}
-    history_cells = failing - {"test_train_bars_hidden"}
-    for grade_id in history_cells:
-        message = str(run.outcomes[grade_id].error)
-        assert "Hint: " in message and phrase in message, (grade_id, message)
+def test_a_crash_on_scheduler_none_is_named_and_also_breaks_only_the_sweep():
+    """The one mistake outside the catalogue tests/test_mistakes.py runs: the sweep of Section 7 calls
+    train with scheduler=None too, so its ungraded figure cell fails as well (which costs no points)."""
+    (wrong,) = ALSO_BREAKS_THE_SWEEP.mistakes
+    with np.errstate(all="ignore"):
+        run = run_in_process(NOTEBOOK, replace=wrong.sources(ALSO_BREAKS_THE_SWEEP.cells()))
+    assert set(run.failed()) == wrong.loses | {FIGURE}
+    assert isinstance(run.outcomes[FIGURE].error, AttributeError)
+    for grade_id in wrong.loses:
+        error = run.outcomes[grade_id].error
+        assert isinstance(error, AssertionError) and "Hint: " + wrong.hint in str(error), str(error)
 
 
 @pytest.mark.parametrize("variant", sorted(CORRECT_VARIANTS))
@@ -501,26 +460,28 @@ def test_state_shared_between_runs_is_caught_by_the_same_seed_check(ns):
     assert correct["largest_difference"] == 0.0
 
 
-def test_the_judge_names_every_loop_mistake_from_sandbox_records(tmp_path, monkeypatch):
-    """As graded: no golden files beside the student's code; the records judged outside give each failing
-    check the mistake's hint (here: gradients zeroed once per epoch)."""
+@pytest.mark.parametrize("wrong", [m for m in CATALOGUE.mistakes if m.demo], ids=lambda m: m.name)
+def test_the_judge_names_the_demo_class_mistakes_from_sandbox_records(wrong, tmp_path, monkeypatch):
+    """As the demo class is graded: no golden files beside the student's code; the records judged outside
+    fail exactly the cells the mistake loses, and each of them has a check that names the mistake."""
     empty = tmp_path / "no-golden"
     empty.mkdir()
     records = tmp_path / "records.jsonl"
     monkeypatch.setenv("AUTOGRADER_GOLDEN_DIR", str(empty))
     monkeypatch.setenv("AUTOGRADER_RECORDS", str(records))
-    source, _, phrase = MISTAKES["zero_grad once per epoch"]
-    run = run_in_process(NOTEBOOK, replace={"train": source, **FAST})
-    assert set(run.failed()) == VISIBLE  # inline expectations fail at once; hidden checks only record
+    with np.errstate(all="ignore"):
+        run = run_in_process(NOTEBOOK, replace={**wrong.sources(CATALOGUE.cells()), **FAST})
+    assert set(run.failed()) == wrong.loses & VISIBLE  # inline expectations fail at once; hidden checks only record
     monkeypatch.delenv("AUTOGRADER_GOLDEN_DIR")
     verdicts = {}
     for line in records.read_text().splitlines():
         record = json.loads(line)
         verdicts[record["check"]] = judge(decode(record["value"]), expectation(record["check"], GOLDEN.parent))
-    for name in ("history", "history_without_scheduler", "sgd_momentum_history", "adam_history", "same_seed_histories",
-                 "visible_history", "visible_adam_history"):
-        verdict = verdicts[f"{ASSIGNMENT}.{name}"]
-        assert not verdict.passed and phrase in verdict.hint, name
+    for cell in VISIBLE | HIDDEN:
+        failed = [verdicts[n] for n in re.findall(r'"(' + ASSIGNMENT + r'\.\w+)"', cell_source(cell)) if not verdicts[n].passed]
+        assert bool(failed) == (cell in wrong.loses), cell
+        if failed:
+            assert wrong.hint in {v.hint for v in failed}, cell
 
 
 # ------------------------------------------------------------------- what the narrative states

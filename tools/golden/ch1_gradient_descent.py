@@ -3,19 +3,21 @@
 Expected values: ``torch.optim.SGD`` with a plain ``lr`` (no momentum, no weight decay) on the
 same problems, built through :data:`tools.golden.torch_backend.TORCH`, and closed forms
 (``numpy.linalg.eigvalsh``) for the step-size analysis. Variants: the same problems run
-through deliberately wrong implementations of the chapter's common mistakes, each with a
-hint that names the misconception and the fix.
+through the reference solution with one of the chapter's common mistakes made
+(:mod:`autograder.mistakes.ch1_gradient_descent`), each with that mistake's hint, which names
+the misconception and the fix.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 import torch
 
+from autograder.mistakes.ch1_gradient_descent import CATALOGUE, HINT_REBIND, HINT_REJECT, HINT_ZERO_LATE
 from autograder.problems import gradient_descent as problems
 from autograder.problems.trajectories import trajectory
 
@@ -64,149 +66,49 @@ def closed_form_analysis(hessian: np.ndarray) -> dict[str, Any]:
     return {"stable": (0.0, 2.0 / big_l), "optimal": 2.0 / (mu + big_l), "rate": (kappa - 1.0) / (kappa + 1.0)}
 
 
-# ------------------------------------------------------------------------ the mistakes (wrong code)
-def step_without_skip(parameter, learning_rate):
-    parameter.data -= learning_rate * parameter.grad
+# ------------------------------------------------------------------------------ the mistakes
+def wrong(mistake: str, function: str) -> Callable[..., Any]:
+    """The solution's ``function`` as written by a student who made ``mistake`` (autograder.mistakes)."""
+    return CATALOGUE.solution(mistake)[function]
 
 
-def step_rebinding(parameter, learning_rate):
-    if parameter.grad is None:
-        return
-    parameter.data = parameter.data - learning_rate * parameter.grad
+def mistake_variants(function: str, mistakes: Iterable[str], run: Callable[[Callable[..., Any]], Any]) -> list[tuple[str, Any]]:
+    """``(hint, what run records)`` for ``function`` with each of ``mistakes`` made."""
+    return [(CATALOGUE[m].hint, run(wrong(m, function))) for m in mistakes]
 
 
-def _good_step(parameter, learning_rate):
-    if parameter.grad is not None:
-        parameter.data -= learning_rate * parameter.grad
-
-
-def descent_without_zeroing(loss_fn, parameter, learning_rate, steps):
-    path = [parameter.data.copy()]
-    for _ in range(steps):
-        loss_fn(parameter).backward()
-        _good_step(parameter, learning_rate)
-        path.append(parameter.data.copy())
-    return np.stack(path)
-
-
-def descent_zeroing_after_step(loss_fn, parameter, learning_rate, steps):
-    path = [parameter.data.copy()]
-    for _ in range(steps):
-        loss_fn(parameter).backward()
-        _good_step(parameter, learning_rate)
-        parameter.grad = None
-        path.append(parameter.data.copy())
-    return np.stack(path)
-
-
-def descent_without_copies(loss_fn, parameter, learning_rate, steps):
-    path = [parameter.data]
-    for _ in range(steps):
-        parameter.grad = None
-        loss_fn(parameter).backward()
-        _good_step(parameter, learning_rate)
-        path.append(parameter.data)
-    return np.stack(path)
-
-
-def descent_without_start(loss_fn, parameter, learning_rate, steps):
-    path = []
-    for _ in range(steps):
-        parameter.grad = None
-        loss_fn(parameter).backward()
-        _good_step(parameter, learning_rate)
-        path.append(parameter.data.copy())
-    return np.stack(path)
-
-
-def _analysis(stable_high: Callable[[float, float], float], optimal: Callable[[float, float], float], rate: Callable[[float, float], float]):
-    def analyse(hessian):
-        eigenvalues = np.linalg.eigvalsh(hessian)
-        mu, big_l = eigenvalues[0], eigenvalues[-1]
-        return {"stable": (0.0, stable_high(mu, big_l)), "optimal": optimal(mu, big_l), "rate": rate(mu, big_l)}
-
-    return analyse
-
-
-def _right_rate(mu, big_l):
-    return (big_l / mu - 1) / (big_l / mu + 1)
-
-
-analysis_two_over_mu = _analysis(lambda mu, big_l: 2 / mu, lambda mu, big_l: 2 / (mu + big_l), _right_rate)
-analysis_one_over_l = _analysis(lambda mu, big_l: 1 / big_l, lambda mu, big_l: 2 / (mu + big_l), _right_rate)
-analysis_one_over_sum = _analysis(lambda mu, big_l: 2 / big_l, lambda mu, big_l: 1 / (mu + big_l), _right_rate)
-analysis_rate_at_one_over_l = _analysis(lambda mu, big_l: 2 / big_l, lambda mu, big_l: 2 / (mu + big_l), lambda mu, big_l: 1 - mu / big_l)
-analysis_inverted_kappa = _analysis(
-    lambda mu, big_l: 2 / big_l, lambda mu, big_l: 2 / (mu + big_l), lambda mu, big_l: (mu / big_l - 1) / (mu / big_l + 1)
-)
+STEP_MISTAKES = ("no_skip",)
+IN_PLACE_MISTAKES = ("rebinds_data",)
+LOOP_MISTAKES = ("no_zero_grad", "no_copy", "no_start")
+ANALYSIS_MISTAKES = {  # which entry of the result each wrong formula spoils
+    "stable": ("two_over_mu", "one_over_l"),
+    "optimal": ("half_optimal_step",),
+    "rate": ("rate_at_one_over_l", "inverted_kappa"),
+}
 
 
 # ------------------------------------------------------------------------------------- hints
-HINT_SKIP = (
-    "your step crashed on a parameter whose .grad is None. A parameter that took no part in the "
-    "loss has no gradient (and zero_grad() sets every grad to None): start with "
-    "`if parameter.grad is None: return` before updating, as torch.optim does."
-)
-HINT_REBIND = (
-    "`parameter.data = parameter.data - learning_rate * parameter.grad` builds a NEW array and "
-    "rebinds the attribute: anyone still holding the old array (a model, a view, another "
-    "reference) never sees the update. Update the existing array in place: "
-    "`parameter.data -= learning_rate * parameter.grad`."
-)
+# The general hints; each mistake's targeted hint is its own (the catalogue's).
 HINT_STEP = "one step is theta <- theta - learning_rate * grad, entry by entry, in the parameter's own dtype."
 HINT_DTYPE = (
     "the parameter's dtype changed. Updating in place (`parameter.data -= ...`) keeps float32 "
     "parameters float32; building a new float64 array does not."
 )
-HINT_NO_ZERO = (
-    "gradients accumulate: backward() ADDS into .grad. Without `parameter.grad = None` at the start "
-    "of every step, each step uses the sum of all gradients so far. Zero the gradient first, as "
-    "`optimizer.zero_grad()` does in PyTorch."
-)
-HINT_ZERO_LATE = (
-    "the first step used a gradient that was already in .grad before your loop started. Zero the "
-    "gradient at the START of every step (before computing the loss), not after the step."
-)
-HINT_NO_COPY = (
-    "every row of your path is the final position: you stored `parameter.data` itself, and the "
-    "in-place updates then changed every stored row. Store a copy: `parameter.data.copy()`."
-)
-HINT_NO_START = (
-    "the path must start with the initial position: shape (steps + 1, *parameter.shape), row 0 "
-    "before any step, row k after k steps."
-)
 HINT_LOOP = (
     "each step: parameter.grad = None; loss = loss_fn(parameter); loss.backward(); "
     "gradient_descent_step(parameter, learning_rate); record a copy of parameter.data."
 )
-HINT_TWO_OVER_MU = (
-    "2/mu is the bound of the FLATTEST direction; the steepest one breaks first. Every factor "
-    "|1 - alpha*lambda| must stay below 1, which needs alpha < 2/L with L the LARGEST eigenvalue."
-)
-HINT_ONE_OVER_L = (
-    "1/L is a safe step but not the bound: |1 - alpha*L| < 1 holds for every alpha in (0, 2/L). "
-    "The stable range is (0, 2/L)."
-)
-HINT_ONE_OVER_SUM = (
-    "the optimal step balances the two extreme factors, 1 - alpha*mu = -(1 - alpha*L), which gives "
-    "alpha = 2/(mu + L), not 1/(mu + L)."
-)
-HINT_RATE_ONE_OVER_L = (
-    "1 - 1/kappa is the rate at alpha = 1/L. At the optimal step 2/(mu + L) the rate is "
-    "(kappa - 1)/(kappa + 1)."
-)
-HINT_INVERTED_KAPPA = "kappa = L/mu (largest over smallest eigenvalue), so kappa >= 1 and the rate is in [0, 1)."
 HINT_ANALYSIS = (
     "with mu and L the smallest and largest eigenvalues (numpy.linalg.eigvalsh sorts them), "
     "stable = (0.0, 2/L), optimal = 2/(mu + L), rate = (kappa - 1)/(kappa + 1) with kappa = L/mu."
 )
-HINT_REJECT = (
-    "raise ValueError (with a message saying what is wrong) when the matrix is not square, not "
-    "symmetric (np.allclose(H, H.T)), or not positive definite (smallest eigenvalue <= 0)."
-)
 
 
 # ------------------------------------------------------------------------------------- record
+def _step_variants(run: Callable[[Callable[..., Any]], Any], mistakes: Iterable[str] = STEP_MISTAKES) -> list[tuple[str, Any]]:
+    return mistake_variants("gradient_descent_step", mistakes, run)
+
+
 def _step_checks() -> dict[str, dict]:
     checks = {}
     visible_vector = ([1.0, -2.0], [0.5, 0.5], 0.1)
@@ -215,13 +117,13 @@ def _step_checks() -> dict[str, dict]:
     checks["step_skips_missing_grad"] = spec(
         torch_step(*visible_missing)["value"],
         hint="a parameter whose grad is None must be left unchanged.",
-        variants=[(HINT_SKIP, problems.step_once(step_without_skip, *visible_missing))],
+        variants=_step_variants(lambda step: problems.step_once(step, *visible_missing)),
     )
     visible_alias = ([1.0, -2.0], [0.5, 0.5], 0.1)
     checks["step_in_place"] = spec(
         {"same_array": True, "alias_sees_update": True},
         hint=HINT_REBIND,
-        variants=[(HINT_REBIND, problems.step_in_place(step_rebinding, *visible_alias))],
+        variants=_step_variants(lambda step: problems.step_in_place(step, *visible_alias), IN_PLACE_MISTAKES),
     )
     cases = problems.hidden_step_cases()
     checks["step_scalar"] = spec(torch_step(*cases["scalar"])["value"], hint=HINT_STEP)
@@ -230,31 +132,28 @@ def _step_checks() -> dict[str, dict]:
     checks["step_skips_missing_grad_matrix"] = spec(
         torch_step(*cases["missing_grad_matrix"])["value"],
         hint="a parameter whose grad is None must be left unchanged.",
-        variants=[(HINT_SKIP, problems.step_once(step_without_skip, *cases["missing_grad_matrix"]))],
+        variants=_step_variants(lambda step: problems.step_once(step, *cases["missing_grad_matrix"])),
     )
     checks["step_in_place_cases"] = spec(
         {key: {"same_array": True, "alias_sees_update": True} for key in problems.alias_cases()},
         hint=HINT_REBIND,
-        variants=[(HINT_REBIND, {key: problems.step_in_place(step_rebinding, *case) for key, case in problems.alias_cases().items()})],
+        variants=_step_variants(
+            lambda step: {key: problems.step_in_place(step, *case) for key, case in problems.alias_cases().items()},
+            IN_PLACE_MISTAKES,
+        ),
     )
     checks["step_trajectory"] = spec(
         trajectory(
             lambda ps: torch.optim.SGD(ps, lr=problems.STEP_TRAJECTORY_LR), problems.STEP_TRAJECTORY_STEPS, backend=TORCH
         ),
         hint="on a problem with four parameters (one of which never gets a gradient), " + HINT_STEP,
-        variants=[(HINT_SKIP, problems.step_trajectory(step_without_skip))],
+        variants=_step_variants(problems.step_trajectory),
     )
     return checks
 
 
-def _loop_variants(run: Callable[[Callable[..., Any]], Any], *extra: tuple[str, Callable[..., Any]]) -> list[tuple[str, Any]]:
-    mistakes = [
-        (HINT_NO_ZERO, descent_without_zeroing),
-        (HINT_NO_COPY, descent_without_copies),
-        (HINT_NO_START, descent_without_start),
-        *extra,
-    ]
-    return [(hint, run(wrong)) for hint, wrong in mistakes]
+def _loop_variants(run: Callable[[Callable[..., Any]], Any], mistakes: Iterable[str] = LOOP_MISTAKES) -> list[tuple[str, Any]]:
+    return mistake_variants("gradient_descent", mistakes, run)
 
 
 def _loop_checks() -> dict[str, dict]:
@@ -308,20 +207,13 @@ def _loop_checks() -> dict[str, dict]:
     checks["descent_stale_gradient"] = spec(
         torch_descent(valley_torch, problems.VALLEY_START, 0.1, problems.STALE_STEPS, stale=problems.STALE_GRADIENT),
         hint=HINT_ZERO_LATE,
-        variants=_loop_variants(problems.stale_gradient_path, (HINT_ZERO_LATE, descent_zeroing_after_step)),
+        variants=_loop_variants(problems.stale_gradient_path, (*LOOP_MISTAKES, "zero_after_step")),
     )
     return checks
 
 
-ANALYSIS_MISTAKES = {  # which entry of the result each wrong formula spoils
-    "stable": [(HINT_TWO_OVER_MU, analysis_two_over_mu), (HINT_ONE_OVER_L, analysis_one_over_l)],
-    "optimal": [(HINT_ONE_OVER_SUM, analysis_one_over_sum)],
-    "rate": [(HINT_RATE_ONE_OVER_L, analysis_rate_at_one_over_l), (HINT_INVERTED_KAPPA, analysis_inverted_kappa)],
-}
-
-
-def _analysis_variants(hessian: np.ndarray, key: str) -> list[tuple[str, Any]]:
-    return [(hint, problems.analysis_report(wrong, hessian)[key]) for hint, wrong in ANALYSIS_MISTAKES[key]]
+def _analysis_variants(run: Callable[[Callable[..., Any]], Any], mistakes: Iterable[str]) -> list[tuple[str, Any]]:
+    return mistake_variants("step_size_analysis", mistakes, run)
 
 
 def _analysis_checks() -> dict[str, dict]:
@@ -334,18 +226,21 @@ def _analysis_checks() -> dict[str, dict]:
     eigen = closed_form_analysis(hessian)
     assert all(np.allclose(eigen[key], closed[key], rtol=1e-15, atol=0) for key in closed), "closed forms disagree"
     for key in problems.ANALYSIS_KEYS:
-        checks[f"analysis_valley_{key}"] = spec(closed[key], hint=HINT_ANALYSIS, variants=_analysis_variants(hessian, key))
+        checks[f"analysis_valley_{key}"] = spec(
+            closed[key],
+            hint=HINT_ANALYSIS,
+            variants=_analysis_variants(lambda analyse, key=key: problems.analysis_report(analyse, hessian)[key],
+                                        ANALYSIS_MISTAKES[key]),
+        )
     cases = problems.analysis_cases()
-    variants = [
-        (hint, {case: problems.analysis_report(wrong, matrix) for case, matrix in cases.items()})
-        for mistakes in ANALYSIS_MISTAKES.values()
-        for hint, wrong in mistakes
-    ]
     checks["analysis_cases"] = spec(
         {case: closed_form_analysis(matrix) for case, matrix in cases.items()},
         rtol=1e-9,
         hint=HINT_ANALYSIS,
-        variants=variants,
+        variants=_analysis_variants(
+            lambda analyse: {case: problems.analysis_report(analyse, matrix) for case, matrix in cases.items()},
+            [m for mistakes in ANALYSIS_MISTAKES.values() for m in mistakes],
+        ),
     )
     checks["analysis_rejects"] = spec(
         {case: problems.ERROR_PREFIX + "ValueError" for case in problems.rejection_cases()},
