@@ -152,7 +152,7 @@ def torch_resume_report(run: str) -> dict[str, Any]:
             "epoch": outcome["epoch"]}
 
 
-def torch_clip_with_eps(parameters, max_norm, eps=1e-6, error_if_nonfinite=False):
+def torch_clip_with_eps(parameters, max_norm, eps=1e-6):
     """torch's clip_grad_norm_ with its eps (1e-6) made an argument: torch takes no eps, so a custom eps
     is checked against this closed form in torch's arithmetic."""
     grads = [p.grad for p in parameters if p.grad is not None]
@@ -236,6 +236,12 @@ def visible_clip(clip, backend, max_norm: float, with_none: bool = False) -> dic
 
 def _total(value: Any) -> Any:
     return value if isinstance(value, str) else float(value)
+
+
+def as_stated(value: Any, stated: Any) -> Any:
+    """``value``, once it is checked to be what the visible test cell states."""
+    assert value == stated, (value, stated)
+    return value
 
 
 def closed_form_probe(probe: str) -> dict[str, int]:
@@ -347,9 +353,10 @@ def _resume_check(key: str, run: str, cells: frozenset[str]) -> Check:
 
 CHECKS = (
     # ---- state accounting
-    Check("state_visible_probe", lambda: closed_form_probe("visible"),
+    Check("state_visible_probe", lambda: as_stated(closed_form_probe("visible"), {"numbers": 48, "bytes": 344}),
           lambda ns: P.probe_report(ns["state_numbers"], ns["state_bytes"], "visible"), STATE, STATE_GENERAL),
-    Check("state_visible_predicted", lambda: [P.STATE_PER_ENTRY[n] * 1000 for n in VISIBLE_PREDICTED],
+    Check("state_visible_predicted",
+          lambda: as_stated([P.STATE_PER_ENTRY[n] * 1000 for n in VISIBLE_PREDICTED], [1000, 2000, 3000]),
           lambda ns: [ns["expected_state_numbers"](n, 1000) for n in VISIBLE_PREDICTED], STATE, PREDICT_GENERAL),
     Check("state_probes", lambda: {probe: closed_form_probe(probe) for probe in PROBED},
           lambda ns: P.probes_report(ns["state_numbers"], ns["state_bytes"]), STATE, STATE_GENERAL),
