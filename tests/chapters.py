@@ -32,7 +32,6 @@ class Chapter:
     checks: int  # golden entries, one per check the notebook makes
     bring: dict[str, tuple[str, str]] = field(default_factory=dict)
     drawing: frozenset[str] = frozenset()  # untagged cells that only draw or print: no check reads them
-    recorder: bool = True  # tools.golden.<assignment>.record() rewrites its golden file
     name_pattern: str = r'check\(\s*"({name})"'  # how the notebook spells its check names
 
     @property
@@ -95,7 +94,7 @@ CHAPTERS = [
             hidden=_cells("test_train_hidden", "test_train_bars_hidden", "test_train_optimizers_hidden"),
             exercises=_cells("train"),
             points=(6, 20), checks=13, bring={**BRING_SGD, **BRING_ADAM, **BRING_STEPLR},
-            recorder=False, name_pattern=r'"({name})"'),
+            name_pattern=r'"({name})"'),
     Chapter("ch6_optimizer_cost", "optimizer_cost.ipynb",
             visible=_cells("test_state_visible", "test_clip_visible", "test_checkpoint_visible"),
             hidden=_cells("test_state_hidden", "test_state_optimizers_hidden", "test_clip_hidden",

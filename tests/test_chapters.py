@@ -157,7 +157,7 @@ def test_every_variant_is_wrong_and_every_hint_says_something(chapter):
 
 
 @pytest.mark.torch
-@pytest.mark.parametrize("chapter", [c for c in CHAPTERS if c.recorder], ids=str)
+@chapters
 def test_golden_file_is_what_the_recorder_writes_now(chapter):
     import torch
 

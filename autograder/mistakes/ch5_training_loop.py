@@ -115,12 +115,6 @@ CATALOGUE = Catalogue("ch5_training_loop", "training_loop.ipynb", (
     train_mistake("sum_of_losses", "records the sum of the epoch's batch losses, not their mean",
                   (MEAN, 'history["loss"].append(total)'),
                   loses=EVERY_CELL, hint=HINT_SUM_OF_LOSSES, demo=True),
-))
-
-# A mistake that also breaks an ungraded cell: the sweep of Section 7 calls train(..., scheduler=None, ...)
-# too, so its figure fails (which costs no points). tests/test_mistakes.py requires that only graded cells
-# fail, hence a catalogue of its own, which the recorder reads as well and the chapter's tests check.
-ALSO_BREAKS_THE_SWEEP = Catalogue("ch5_training_loop", "training_loop.ipynb", (
     train_mistake("scheduler_none_not_handled", "calls scheduler.step() when scheduler is None",
                   (SCHEDULE, "        scheduler.step()\n"),
                   loses=WITHOUT_A_SCHEDULER, hint=HINT_SCHEDULER_NONE),

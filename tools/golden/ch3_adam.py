@@ -411,12 +411,3 @@ def record() -> dict[str, dict]:
             return {name(check.name): check.record() for check in checks()}
     finally:
         torch.set_default_dtype(previous)
-
-
-# ---- used by ch6 until it has its own (then to be deleted) ----------------------------------------
-AMSGRAD_IGNORED = "amsgrad_ignored"
-
-
-def WrongAdam(params, *, mistake: str | None = None, **options):  # (a function now; was a class)
-    """Chapter 3's reference Adam with the catalogue's ``mistake`` made (``None``: none)."""
-    return CATALOGUE.solution(mistake)["Adam"](params, **options)

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch.optim import lr_scheduler as torch_schedulers
 
-from autograder.mistakes.ch5_training_loop import ALSO_BREAKS_THE_SWEEP, CATALOGUE
+from autograder.mistakes.ch5_training_loop import CATALOGUE
 from autograder.problems import training as P
 from slopegrad.data import DataLoader
 from slopegrad.nn import Linear, ReLU, Sequential
@@ -140,19 +140,11 @@ class Run:
 
 @cache
 def _student_run(run: Run, mistake: str) -> dict[str, Any]:
-    namespace = solution(mistake)
+    namespace = CATALOGUE.solution(mistake)
     return P.run(namespace["train"], namespace[run.optimizer], namespace[run.scheduler], run.name)
 
 
-def solution(mistake: str) -> dict[str, Any]:
-    """The reference solution with ``mistake`` made (the catalogue's, or one that breaks an ungraded cell too)."""
-    for catalogue in (CATALOGUE, ALSO_BREAKS_THE_SWEEP):
-        if any(m.name == mistake for m in catalogue.mistakes):
-            return catalogue.solution(mistake)
-    raise KeyError(mistake)
-
-
-MISTAKES = (*CATALOGUE.mistakes, *ALSO_BREAKS_THE_SWEEP.mistakes)
+MISTAKES = CATALOGUE.mistakes
 
 SMALL = Run("small", "PlainSGD", "ExponentialLR")
 SMALL_CONSTANT = Run("small_constant", "PlainSGD", "ExponentialLR")
@@ -241,7 +233,7 @@ def _same_seed_checks() -> dict[str, dict[str, Any]]:
         return {"first": result["first"], "second": result["second"]}
 
     def with_mistake(mistake: str) -> dict[str, Any]:
-        namespace = solution(mistake)
+        namespace = CATALOGUE.solution(mistake)
         return twice(namespace["train"], namespace[ADAM_TWICE.optimizer], namespace[ADAM_TWICE.scheduler])
 
     expected = twice(torch_train, TORCH_CLASSES[ADAM_TWICE.optimizer], TORCH_CLASSES[ADAM_TWICE.scheduler], TORCH_RUN)
