@@ -6,6 +6,8 @@ a mistake tested here is the mistake the golden file names and the demo class su
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -26,10 +28,13 @@ def test_a_common_mistake_fails_exactly_its_cells_with_its_hint(chapter: Catalog
     assert wrong.loses <= set(tests), "loses names a cell the notebook does not have"
     assert {k for k, v in tests.items() if not v.passed} == wrong.loses
     assert set(run.failed()) == wrong.loses, "only graded cells may fail"
+    others = {m.hint for m in chapter.mistakes} - {wrong.hint} - {chapter[name].hint for name in wrong.also}
     for cell in wrong.loses:
         error = run.outcomes[cell].error
         assert isinstance(error, AssertionError), repr(error)
         assert "Hint: " + wrong.hint in str(error), str(error)
+        told = [hint[:60] for hint in others if "Hint: " + hint in str(error)]
+        assert told == [], f"{cell} tells this student about another mistake"
 
 
 def test_every_chapter_with_exercises_has_a_catalogue():
@@ -70,3 +75,5 @@ def test_an_edit_that_no_longer_matches_says_so():
         elsewhere.sources(catalogue("ch1_gradient_descent").cells())
     with pytest.raises(ValueError, match="needs edits"):
         mistake("empty", "nothing", "gradient_descent_step", loses=set(), hint="h")
+    with pytest.raises(ValueError, match="unknown mistakes"):
+        Catalogue("ch1_gradient_descent", "gradient_descent.ipynb", (dataclasses.replace(stale, also=("nobody",)),))

@@ -53,7 +53,9 @@ class Mistake:
     """A common mistake: the edits that make it, what it costs and what the student is told.
 
     ``hint`` is the targeted hint, word for word as the golden file stores it; ``loses`` the test
-    cells it must fail (every other test cell keeps its points). ``demo`` puts it in the demo class.
+    cells it must fail (every other test cell keeps its points). ``also``: other mistakes of the
+    catalogue whose behaviour this one has too, so their hints are true of it as well (no other hint
+    may be shown to it). ``demo`` puts it in the demo class.
     """
 
     name: str
@@ -62,6 +64,7 @@ class Mistake:
     loses: frozenset[str]
     hint: str
     demo: bool = False
+    also: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.edits or not self.loses:
@@ -78,10 +81,10 @@ class Mistake:
 
 
 def mistake(name: str, what: str, cell: str, *replacements: tuple[str, str], loses, hint: str,
-            demo: bool = False) -> Mistake:
+            demo: bool = False, also: tuple[str, ...] = ()) -> Mistake:
     """A mistake made in one cell, by ``(old, new)`` replacements (the common case)."""
     edits = tuple(Edit(cell, old, new) for old, new in replacements)
-    return Mistake(name, what, edits, frozenset(loses), hint, demo)
+    return Mistake(name, what, edits, frozenset(loses), hint, demo, also)
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,9 @@ class Catalogue:
         names = [m.name for m in self.mistakes]
         if len(set(names)) != len(names):
             raise ValueError(f"{self.assignment}: mistake names repeat")
+        unknown = {other for m in self.mistakes for other in m.also} - set(names)
+        if unknown:
+            raise ValueError(f"{self.assignment}: 'also' names unknown mistakes {sorted(unknown)}")
 
     @property
     def path(self) -> Path:

@@ -214,7 +214,8 @@ CATALOGUE = Catalogue("ch6_optimizer_cost", "optimizer_cost.ipynb", (
             loses=CLIP_HIDDEN, hint=HINT_NAN_NOT_SCALED),
     mistake("clip_condition_on_total", "scales only when total > max_norm",
             CLIP, (CLAMP, "    clamped = max_norm / (total + eps) if total > max_norm else 1.0\n"),
-            loses=CLIP_HIDDEN, hint=HINT_CONDITION_ON_TOTAL),
+            loses=CLIP_HIDDEN, hint=HINT_CONDITION_ON_TOTAL,
+            also=("clip_nan_left_unscaled",)),  # nan > max_norm is False: a nan total leaves the gradients as they are
     mistake("clip_not_in_place", "rebinds p.grad to a new array",
             CLIP, (SCALE, SCALE_EACH_PARAMETER.format("= p.grad *")),
             loses=CLIP_HIDDEN, hint=HINT_NOT_IN_PLACE),
