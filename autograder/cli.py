@@ -129,7 +129,7 @@ def cmd_grade(args) -> int:
 def cmd_status(args) -> int:
     from . import summary
 
-    from .record import engine_for, status_rows
+    from .gradebook import engine_for, status_rows
 
     course = load_course(args)
     engine = engine_for(course.db_url)
@@ -141,7 +141,7 @@ def cmd_status(args) -> int:
 
 def cmd_feedback(args) -> int:
     from . import feedback
-    from .record import engine_for, status_rows
+    from .gradebook import engine_for, status_rows
 
     course = load_course(args)
     engine = engine_for(course.db_url)

@@ -121,7 +121,7 @@ def dask_setup(worker) -> None:
 def _station(task: SubmissionTask) -> Course:
     """This worker's private course folder for the task's assignment source (generated once)."""
     from .pipeline import _generate
-    from .record import engine_for
+    from .gradebook import engine_for
     from .sandbox.runtime import owned_tempdir
 
     with _stations_lock:

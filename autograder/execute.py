@@ -119,7 +119,7 @@ def nbgrader_config(course: Course, settings: ExecuteSettings):
 
 def _without_score_writer(config) -> list:
     """nbgrader's autograde steps without ``SaveAutoGrades``: it would score a test cell as passed when
-    nothing raised. The judge is the only writer of scores (:func:`autograder.record.record`)."""
+    nothing raised. The judge is the only writer of scores (:func:`autograder.gradebook.record`)."""
     from nbgrader.converters.autograde import Autograde
 
     steps = config.Autograde.get("autograde_preprocessors") or Autograde.class_traits()["autograde_preprocessors"].default()

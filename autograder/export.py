@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from .course import Course, CourseError, tool_env
-from .record import open_gradebook
+from .gradebook import open_gradebook
 
 CANVAS_FIXED = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
 

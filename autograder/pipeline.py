@@ -32,9 +32,9 @@ from . import feedback as feedback_stage
 from . import integrity, judge
 from .course import Course, CourseError, tool_env, utcnow
 from .execute import Execution, ExecuteSettings, kernel_config
+from .gradebook import Outcome, engine_for, open_gradebook, record, status_rows
 from .pool import Pool
 from .reasons import Reason, ReasonKind, reasons_from_json
-from .record import Outcome, engine_for, open_gradebook, record, status_rows
 
 GRADER_VERSION = "2"  # 2: reasons stored with their kind
 

@@ -83,7 +83,7 @@ def test_release_feedback_names_each_page_after_the_submission_secret_and_skips_
     from nbgrader.utils import notebook_hash
 
     from autograder import judge
-    from autograder.record import Outcome, open_gradebook, record
+    from autograder.gradebook import Outcome, open_gradebook, record
     from autograder.release_feedback import release_feedback
 
     exchange = tmp_path / "exchange"

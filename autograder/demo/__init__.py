@@ -54,7 +54,7 @@ def build_demo(dest: Path, source: Path | None = None, golden: Path | None = Non
     pipeline.prepare(course, names)
     stamp.write_text(fingerprint)
     course.save_settings()
-    from ..record import engine_for
+    from ..gradebook import engine_for
 
     engine = engine_for(course.db_url)
     try:

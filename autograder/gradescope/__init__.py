@@ -54,7 +54,7 @@ def results(course: Course, assignment: str) -> dict:
     """Gradescope's results.json from the recorded judgement: one test per graded cell."""
     from ..judge import Judgement
     from ..reasons import public_phrases, reasons_from_json
-    from ..record import engine_for, status_row
+    from ..gradebook import engine_for, status_row
 
     engine = engine_for(course.db_url)
     row = status_row(engine, assignment, STUDENT)

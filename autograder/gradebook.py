@@ -1,4 +1,7 @@
-"""Record: the judge's scores in nbgrader's gradebook, and each submission's status beside them.
+"""The gradebook: the judge's scores in nbgrader's tables, and each submission's status beside them.
+
+The pipeline's record stage (:func:`record`) and collection's receipts (:func:`receive`) write here;
+not to be confused with :mod:`autograder.records`, the JSON encoding of the values checks record.
 
 nbgrader's gradebook stays the place of record (formgrader, ``nbgrader export`` and manual grading
 read it): every test cell's ``auto_score`` is the judge's verdict, written only here (nbgrader's
