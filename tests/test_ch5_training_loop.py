@@ -17,7 +17,7 @@ import pytest
 import torch
 
 import slopegrad
-from autograder.compare import judge
+from autograder.compare import verdict_for
 from autograder.golden import expectation, load_assignment
 from autograder.problems import training as P
 from autograder.records import decode
@@ -322,10 +322,10 @@ def test_golden_histories_use_a_float64_tolerance_and_the_bars_are_ranges():
         loss, accuracy = golden[f"{ASSIGNMENT}.{run}_final_loss"], golden[f"{ASSIGNMENT}.{run}_test_accuracy"]
         for value, spec, passes in ((0.0, loss, True), (0.3499, loss, True), (0.3501, loss, False), (-0.01, loss, False),
                                     (0.9, accuracy, True), (0.8999, accuracy, False), (1.0, accuracy, True)):
-            assert judge(value, spec).passed == passes, (spec.name, value)
+            assert verdict_for(value, spec).passed == passes, (spec.name, value)
         assert P.LOSS_BAR == pytest.approx(loss.value + loss.atol) and P.ACCURACY_BAR == pytest.approx(accuracy.value - accuracy.atol)
     difference = golden[f"{ASSIGNMENT}.same_seed_difference"]
-    assert judge(0.0, difference).passed and not judge(1e-300, difference).passed
+    assert verdict_for(0.0, difference).passed and not verdict_for(1e-300, difference).passed
 
 
 def test_records_from_a_student_sandbox_pass_the_judge(tmp_path, monkeypatch):
@@ -347,7 +347,7 @@ def test_records_from_a_student_sandbox_pass_the_judge(tmp_path, monkeypatch):
     assert sorted(names) == sorted(set(names)) and set(names) == notebook_check_names()
     monkeypatch.delenv("AUTOGRADER_GOLDEN_DIR")
     for line in lines:
-        verdict = judge(decode(line["value"]), expectation(line["check"], GOLDEN.parent))
+        verdict = verdict_for(decode(line["value"]), expectation(line["check"], GOLDEN.parent))
         assert verdict.passed, (line["check"], verdict.message)
 
 
@@ -584,9 +584,9 @@ def test_state_shared_between_runs_is_caught_by_the_same_seed_check(ns):
 
     twice = P.determinism(ns["train"], LeakyAdam, ns["StepLR"], "adam_twice")
     golden = load_assignment(GOLDEN.parent, ASSIGNMENT)
-    difference = judge(twice["largest_difference"], golden[f"{ASSIGNMENT}.same_seed_difference"])
+    difference = verdict_for(twice["largest_difference"], golden[f"{ASSIGNMENT}.same_seed_difference"])
     assert twice["largest_difference"] > 1e-3 and not difference.passed and "keeps state" in difference.hint
-    histories = judge({"first": twice["first"], "second": twice["second"]}, golden[f"{ASSIGNMENT}.same_seed_histories"])
+    histories = verdict_for({"first": twice["first"], "second": twice["second"]}, golden[f"{ASSIGNMENT}.same_seed_histories"])
     assert not histories.passed and "second" in histories.message
     correct = P.determinism(ns["train"], ns["Adam"], ns["StepLR"], "adam_twice")
     assert correct["largest_difference"] == 0.0
@@ -607,7 +607,7 @@ def test_the_judge_names_every_loop_mistake_from_sandbox_records(tmp_path, monke
     verdicts = {}
     for line in records.read_text().splitlines():
         record = json.loads(line)
-        verdicts[record["check"]] = judge(decode(record["value"]), expectation(record["check"], GOLDEN.parent))
+        verdicts[record["check"]] = verdict_for(decode(record["value"]), expectation(record["check"], GOLDEN.parent))
     for name in ("history", "history_without_scheduler", "sgd_momentum_history", "adam_history", "same_seed_histories",
                  "visible_history", "visible_adam_history"):
         verdict = verdicts[f"{ASSIGNMENT}.{name}"]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pytest
 
 import nbtools
-from autograder.compare import first_mismatch, judge
+from autograder.compare import first_mismatch, verdict_for
 from autograder.golden import load_assignment
 from nbtools import ROOT, SOURCE
 
@@ -65,7 +65,7 @@ def test_every_variant_is_wrong_and_every_hint_says_something(chapter):
         assert len(spec.hint) > 30, name
         for variant in spec.variants:
             assert len(variant.hint) > 30
-            verdict = judge(variant.value, spec)  # a wrong answer that fails, and gets its own hint
+            verdict = verdict_for(variant.value, spec)  # a wrong answer that fails, and gets its own hint
             assert not verdict.passed and verdict.hint == variant.hint, (name, variant.hint)
 
 
