@@ -1,4 +1,7 @@
-"""Execute one submission: nbgrader's autograde, in-process, with the sandboxed kernel.
+"""The execute stage: nbgrader's autograde of one submission, in the grader's process.
+
+The grader's side of the sandbox wall: through nbgrader it starts kernels that :mod:`autograder.sandbox`
+confines, and never runs student code itself.
 
 nbgrader does what it is good at: it restores the locked and test cells from the gradebook (after
 :class:`autograder.restore.RestoreTrackedCells` has put the notebook in a shape it can handle), runs

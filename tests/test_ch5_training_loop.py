@@ -101,7 +101,7 @@ def test_the_shipped_digits_equal_scikit_learns_exactly():
 def test_the_digits_file_is_package_data_and_reaches_the_sandbox(tmp_path):
     pyproject = (ROOT / "pyproject.toml").read_text()
     assert re.search(r'^"?slopegrad"?\s*=\s*\["datasets/\*\.npz"\]', pyproject, re.M)
-    from autograder.sandbox.course import course_copy
+    from autograder.sandbox.packages import course_copy
 
     copy = course_copy(tmp_path / "course")
     assert (copy / "slopegrad" / "datasets" / "digits.npz").is_file()

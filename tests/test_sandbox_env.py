@@ -119,7 +119,7 @@ def test_nbgrader_configuration():
     config = nbgrader_execute_config(SandboxLimits(cell_seconds=12))
     assert config["Execute"]["timeout"] == 12
     assert config["Execute"]["kernel_manager_class"] == "autograder.sandbox.kernel.SandboxedKernelManager"
-    assert config["Autograde"]["autograde_preprocessors"][0] == "autograder.sandbox.execute.BoundedExecute"
+    assert config["Autograde"]["autograde_preprocessors"][0] == "autograder.sandbox.bounded_execute.BoundedExecute"
     assert not any(p.endswith(".Execute") for p in config["Autograde"]["autograde_preprocessors"])
     assert {report.REPORT_DIR, ".autograder-records.jsonl", ".ipynb_checkpoints"} <= set(config["CourseDirectory"]["ignore"])
     unsafe = nbgrader_execute_config(sandbox=False)

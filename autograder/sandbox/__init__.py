@@ -49,11 +49,11 @@ memory and pids hierarchies, :mod:`.cgroup`), the working directory's a tmpfs mo
 the per-process limits still hold.
 """
 
+from .bounded_execute import BoundedExecute, config_file_text, nbgrader_execute_config
 from .check import SandboxUnavailable, check_sandbox
-from .course import course_copy
-from .execute import BoundedExecute, config_file_text, nbgrader_execute_config
 from .kernel import SandboxedKernelManager
 from .limits import SandboxLimits
+from .packages import course_copy
 from .report import Event, events, records_path, violations
 
 __all__ = [

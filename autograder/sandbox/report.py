@@ -9,7 +9,7 @@ The grader (never student code) writes, in ``<autograded folder>/.autograder-san
 
 Student code cannot write there: its working directory is a throwaway copy of the
 submission. A folder of that name inside a submission is never trusted: nbgrader is told not
-to copy it (:func:`autograder.sandbox.execute.nbgrader_execute_config`) and the first kernel
+to copy it (:func:`autograder.sandbox.bounded_execute.nbgrader_execute_config`) and the first kernel
 of a submission in a grading run deletes whatever is there.
 """
 

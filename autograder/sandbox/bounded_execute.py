@@ -1,5 +1,8 @@
 """nbgrader's Execute step with bounds, and the nbgrader configuration that uses it.
 
+It runs in the grader's process (nbgrader's autograde, :mod:`autograder.execute`) and sends cells to
+the sandboxed kernel; what it receives back is bounded here.
+
 nbgrader 0.9.6 bounds outputs only after execution and only by lines (``LimitOutput``):
 a cell that prints gigabytes is first held whole in the grader's memory. nbclient offers
 per-cell timeouts (``Execute.timeout``) but nothing per notebook, and a kernel that dies
@@ -36,7 +39,7 @@ from .limits import SandboxLimits
 from .report import Event
 
 KERNEL_MANAGER = "autograder.sandbox.kernel.SandboxedKernelManager"
-EXECUTE = "autograder.sandbox.execute.BoundedExecute"
+EXECUTE = "autograder.sandbox.bounded_execute.BoundedExecute"
 ERROR_BYTES = 64 * 1024
 """An error output (exception and traceback) is always kept, cut to this size."""
 
