@@ -7,8 +7,8 @@ A test cell runs the student's code and hands the *result* to a named check::
 
 ``check`` does two things, and never anything else:
 
-1. **Record** the value as JSON when grading (the grader sets ``AUTOGRADER_RECORDS`` to a
-   file inside the submission's sandbox); a trusted judge later compares the records with
+1. **Record** the value as JSON when grading (the grader sets the variable
+   :data:`autograder.records.RECORDS_ENV` to a file inside the submission's sandbox); a trusted judge later compares the records with
    the golden files, outside the student's process. So nothing in this module decides a
    grade.
 2. **Compare at once** where an expectation is at hand: the golden files in the

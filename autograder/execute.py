@@ -23,10 +23,12 @@ import traceback
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .course import Course, ensure_tool_path
+from .course import Course
 from .golden import GOLDEN_DIR_ENV
+from .nbgrader_settings import course_directory
 from .records import RECORDS_ENV, RECORDS_NAME
 from .reasons import Reason, ReasonKind
+from .tool_path import ensure_tool_path
 
 TIMEOUT_ENAMES = {"CellTimeoutError", "TimeoutError"}
 
@@ -63,11 +65,6 @@ class ExecuteSettings:
         return asdict(self)
 
 
-def kept_records_path(course: Course, assignment: str, student: str) -> Path:
-    """Where a submission's records are kept once its kernel is gone (instructor-only)."""
-    return course.state / "records" / assignment / f"{student}.jsonl"
-
-
 def kernel_config(settings: ExecuteSettings):
     """nbgrader configuration for the kernel: the sandbox's, or, if the instructor accepted the risk,
     stock kernels with the sandbox's output and time bounds."""
@@ -101,12 +98,7 @@ def nbgrader_config(course: Course, settings: ExecuteSettings):
 
     from .restore import RestoreTrackedCells
 
-    config = Config()
-    config.CourseDirectory.root = str(course.root)
-    config.CourseDirectory.source_directory = str(course.source)
-    config.CourseDirectory.course_id = course.course_id
-    config.CourseDirectory.db_url = course.db_url
-    config.ClearOutput.enabled = True
+    config = Config(course_directory(course))
     config.RestoreTrackedCells.source_directory = str(course.source)
     config.OverwriteCells.add_missing_cells = True
     config.Autograde.sanitize_preprocessors = [
@@ -138,7 +130,7 @@ def execute(course: Course, assignment: str, student: str, settings: ExecuteSett
     ensure_tool_path()
     started = time.monotonic()
     config = config if config is not None else nbgrader_config(course, settings)
-    kept = kept_records_path(course, assignment, student)
+    kept = course.kept_records(student, assignment)
     kept.parent.mkdir(parents=True, exist_ok=True)
     kept.unlink(missing_ok=True)
     workdir = course.autograded(student, assignment)
@@ -152,7 +144,7 @@ def execute(course: Course, assignment: str, student: str, settings: ExecuteSett
 
         if settings.unsafe_no_sandbox:
             keep_records(live_records, kept)
-        reported = sandbox.records_path(workdir)
+        reported = sandbox.collected_records(workdir)
         if reported is not None:
             keep_records(reported, kept)
         if workdir.is_dir():

@@ -23,10 +23,11 @@ from typing import Any
 from sqlalchemy import create_engine, select
 from sqlalchemy.engine import Engine
 
-from .course import Course, ensure_tool_path
+from .course import Course
 from .judge import Judgement
 from .reasons import Reason, reasons_to_json
 from .status import COLLECTED, GRADED, NEEDS_REVIEW, metadata, submissions
+from .tool_path import ensure_tool_path
 
 
 def engine_for(db_url: str) -> Engine:

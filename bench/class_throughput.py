@@ -39,7 +39,7 @@ def _class(dest: Path, assignment: str, specs: list[dict]):
 
 
 def _stock(course, assignment: str) -> float:
-    from autograder.course import tool_env
+    from autograder.tool_path import tool_env
 
     began = time.monotonic()
     done = subprocess.run([sys.executable, "-m", "nbgrader", "autograde", assignment, "--force", "--log-level=ERROR"],

@@ -10,7 +10,8 @@ import pytest
 from grading_fixture import ASSIGNMENT, ensure_state_env, toy_course
 
 from autograder import cli, collect
-from autograder.course import CourseError, utcnow
+from autograder.clock import utcnow
+from autograder.course import CourseError
 from autograder.demo.build import build_submission
 
 ensure_state_env()

@@ -127,7 +127,7 @@ def write_class(db_url: str, course_dir: Path) -> Path:
     """A two-assignment class in ``db_url``. Feedback pages for some students."""
     from nbgrader.api import Gradebook
 
-    from autograder.course import ensure_tool_path
+    from autograder.tool_path import ensure_tool_path
 
     ensure_tool_path()
     with Gradebook(db_url, "toy") as gb:
@@ -239,7 +239,7 @@ def test_reading_writes_nothing(toy_class):
 def test_a_gradebook_without_the_status_table_still_shows_grades(tmp_path):
     from nbgrader.api import Gradebook
 
-    from autograder.course import ensure_tool_path
+    from autograder.tool_path import ensure_tool_path
 
     ensure_tool_path()
     url = f"sqlite:///{tmp_path / 'gradebook.db'}"

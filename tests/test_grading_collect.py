@@ -16,7 +16,7 @@ import pytest
 from grading_fixture import ASSIGNMENT, ensure_state_env, toy_course, write_fixture
 
 from autograder import collect, feedback, integrity, judge
-from autograder.course import utcnow
+from autograder.clock import utcnow
 from autograder.demo.build import build_submission
 from autograder.gradebook import open_gradebook
 from autograder.judge import Judgement

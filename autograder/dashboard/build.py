@@ -8,7 +8,6 @@ hands to students (``release/``, ``feedback/``) or fills from them, is refused.
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from datetime import datetime, timezone
@@ -16,13 +15,13 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
+from ..course_settings import load_settings
 from . import data as gradebook
 from . import figures
 from .html import render
 
 # Folders of a course that students receive or fill: the dashboard never goes there.
 STUDENT_FOLDERS = ("release", "feedback", "submitted", "autograded", "source")
-SETTINGS = Path(".autograder") / "course.json"  # written by course-grade (autograder/cli.py)
 
 
 class DashboardError(RuntimeError):
@@ -38,13 +37,11 @@ def course_settings(course_dir: Path) -> dict:
     ``nbgrader_config.py`` (written by the grader, read the way nbgrader reads it) and the grading
     command's saved settings. Missing values are left out."""
     found: dict = {}
-    saved = course_dir / SETTINGS
-    if saved.is_file():
-        try:
-            raw = json.loads(saved.read_text())
-            found.update({k: raw[k] for k in ("db_url", "course_id") if raw.get(k)})
-        except (OSError, ValueError):
-            pass
+    try:
+        saved = load_settings(course_dir)
+        found.update({k: saved[k] for k in ("db_url", "course_id") if saved.get(k)})
+    except (OSError, ValueError):
+        pass
     if (course_dir / "nbgrader_config.py").is_file():
         from traitlets.config.loader import PyFileConfigLoader
 

@@ -24,7 +24,8 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ..course import Course, utcnow
+from ..clock import utcnow
+from ..course import Course
 from ..execute import ExecuteSettings, SandboxRefused
 
 STUDENT = "gradescope"

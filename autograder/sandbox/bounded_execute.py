@@ -33,8 +33,8 @@ from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import Execute
 from traitlets import Integer
 
+from ..records import RECORDS_NAME
 from . import report
-from .command import RECORDS_NAME
 from .limits import SandboxLimits
 from .report import Event
 
@@ -192,8 +192,9 @@ def nbgrader_execute_config(limits: SandboxLimits | None = None, *, sandbox: boo
 
     Returns ``{section: {trait: value}}``: pass it as ``traitlets.config.Config(...)`` to an
     nbgrader app, or write it into the course's ``nbgrader_config.py`` with
-    :func:`config_file_text`. ``sandbox=False`` (the instructor's explicit, risky choice) keeps
-    the bounds on outputs and time but runs kernels unsandboxed, as stock nbgrader does.
+    :func:`autograder.nbgrader_settings.config_file_text`. ``sandbox=False`` (the instructor's
+    explicit, risky choice) keeps the bounds on outputs and time but runs kernels unsandboxed, as
+    stock nbgrader does.
     """
     limits = limits or SandboxLimits()
     from nbgrader.converters.autograde import Autograde
@@ -222,8 +223,3 @@ def nbgrader_execute_config(limits: SandboxLimits | None = None, *, sandbox: boo
             manager["course_dir"] = str(course_dir)
         config["SandboxedKernelManager"] = manager
     return config
-
-
-def config_file_text(config: dict[str, dict[str, Any]]) -> str:
-    """``config`` as lines of an ``nbgrader_config.py`` (``c.Section.trait = value``)."""
-    return "".join(f"c.{section}.{trait} = {value!r}\n" for section, traits in config.items() for trait, value in traits.items())

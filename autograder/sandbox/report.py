@@ -90,7 +90,7 @@ def violations(folder: str | os.PathLike) -> list[str]:
     return [e.message for e in events(folder) if e.review]
 
 
-def records_path(folder: str | os.PathLike) -> Path | None:
+def collected_records(folder: str | os.PathLike) -> Path | None:
     """The records the submission's kernels wrote, or None if they wrote none."""
     path = report_dir(folder) / RECORDS_FILE
     return path if path.is_file() else None
