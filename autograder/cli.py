@@ -29,6 +29,7 @@ from .course_settings import load_settings, save_settings
 from .execute import ExecuteSettings, SandboxRefused
 from .judge import PlanError
 
+
 def _parse_due(text: str) -> tuple[str, datetime]:
     name, _, when = text.partition("=")
     moment = datetime.fromisoformat(when.replace("Z", "+00:00"))
