@@ -39,7 +39,7 @@ from .limits import SandboxLimits
 from .report import Event
 
 KERNEL_MANAGER = "autograder.sandbox.kernel.SandboxedKernelManager"
-EXECUTE = "autograder.sandbox.bounded_execute.BoundedExecute"
+EXECUTE = f"{__name__}.BoundedExecute"
 ERROR_BYTES = 64 * 1024
 """An error output (exception and traceback) is always kept, cut to this size."""
 
