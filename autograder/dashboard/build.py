@@ -15,6 +15,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
+from ..course import STATE_DIR
 from ..course_settings import load_settings
 from . import data as gradebook
 from . import figures
@@ -76,7 +77,7 @@ def build_dashboard(db_url: str | None = None, course_dir: Path | str = ".", out
     """
     course_dir = Path(course_dir).resolve()
     # matplotlib keeps a font cache; without MPLCONFIGDIR (the Makefile sets it) it would go in $HOME.
-    os.environ.setdefault("MPLCONFIGDIR", str(course_dir / ".autograder" / "matplotlib"))
+    os.environ.setdefault("MPLCONFIGDIR", str(course_dir / STATE_DIR / "matplotlib"))
     settings = course_settings(course_dir)
     db_url = db_url or settings.get("db_url") or f"sqlite:///{course_dir / 'gradebook.db'}"
     url = make_url(db_url)
