@@ -7,8 +7,8 @@ A test cell runs the student's code and hands the *result* to a named check::
 
 ``check`` does two things, and never anything else:
 
-1. **Record** the value as JSON when grading (the grader sets ``AUTOGRADER_RECORDS`` to a
-   file inside the submission's sandbox); a trusted judge later compares the records with
+1. **Record** the value as JSON when grading (the grader sets the variable
+   :data:`autograder.records.RECORDS_ENV` to a file inside the submission's sandbox); a trusted judge later compares the records with
    the golden files, outside the student's process. So nothing in this module decides a
    grade.
 2. **Compare at once** where an expectation is at hand: the golden files in the
@@ -33,7 +33,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from .compare import DEFAULT_ATOL, DEFAULT_RTOL, Expectation, Verdict, judge
+from .compare import DEFAULT_ATOL, DEFAULT_RTOL, Expectation, Verdict, verdict_for
 from .golden import assignment_of, expectation
 from .records import RECORDS_ENV, decode, encode
 
@@ -113,7 +113,7 @@ def check(name: str, value: Any, expected: Any = None, *, rtol: float = DEFAULT_
         return  # nothing to compare with here: the judge will decide from the record
     # Compare exactly what the judge would see: the value after its trip through JSON.
     inline = Expectation(name, decode(encode(expected)), rtol, atol) if golden is None else None
-    outcome = _outcome(judge(decode(recorded), golden or inline))
+    outcome = _outcome(verdict_for(decode(recorded), golden or inline))
     if not _OPEN_BLOCKS:
         if not outcome.passed:
             raise CheckFailed(outcome.explanation)

@@ -20,16 +20,14 @@ Exit status: 0 done, 1 an instructor-side error (message on stderr), 2 the sandb
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
 from .course import Course, CourseError, default_golden
+from .course_settings import load_settings, save_settings
 from .execute import ExecuteSettings, SandboxRefused
 from .judge import PlanError
-
-SETTINGS = Path(".autograder") / "course.json"
 
 
 def _parse_due(text: str) -> tuple[str, datetime]:
@@ -42,9 +40,7 @@ def _parse_due(text: str) -> tuple[str, datetime]:
 
 def load_course(args) -> Course:
     root = Path(args.course).resolve()
-    saved = {}
-    if (root / SETTINGS).is_file():
-        saved = json.loads((root / SETTINGS).read_text())
+    saved = load_settings(root)
     source = args.source or saved.get("source")
     if not source:
         raise CourseError(f"{root}: no source folder known: pass --source")
@@ -56,7 +52,7 @@ def load_course(args) -> Course:
         exchange=Path(args.exchange_root or saved["exchange"]) if (args.exchange_root or saved.get("exchange")) else None,
         duedates=duedates,
     )
-    course.save_settings()
+    save_settings(course)
     return course
 
 
@@ -129,7 +125,7 @@ def cmd_grade(args) -> int:
 def cmd_status(args) -> int:
     from . import summary
 
-    from .record import engine_for, status_rows
+    from .gradebook import engine_for, status_rows
 
     course = load_course(args)
     engine = engine_for(course.db_url)
@@ -141,7 +137,7 @@ def cmd_status(args) -> int:
 
 def cmd_feedback(args) -> int:
     from . import feedback
-    from .record import engine_for, status_rows
+    from .gradebook import engine_for, status_rows
 
     course = load_course(args)
     engine = engine_for(course.db_url)

@@ -40,8 +40,11 @@ from typing import BinaryIO
 
 from .lmszip import open_lms_zip
 
-from .course import Course, CourseError, tool_env, utcnow, validate_assignment_id, validate_student_id
-from .record import Receipt, engine_for, receive
+from .clock import utcnow
+from .course import Course, CourseError
+from .gradebook import Receipt, engine_for, receive
+from .ids import validate_assignment_id, validate_student_id
+from .tool_path import tool_env
 
 MAX_FILE_BYTES = 32 * 1024 * 1024
 MAX_TOTAL_BYTES = 128 * 1024 * 1024

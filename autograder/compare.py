@@ -58,8 +58,11 @@ class Verdict:
     variant: int | None = None  # the known wrong variant it matched, by index in the expectation's variants
 
 
-def judge(actual: Any, expectation: Expectation) -> Verdict:
-    """Compare ``actual`` with ``expectation``; on failure, say where and why."""
+def verdict_for(actual: Any, expectation: Expectation) -> Verdict:
+    """The verdict on one value: ``actual`` compared with ``expectation``; on failure, where and why.
+
+    One check's value only; :func:`autograder.judge.judge` applies it to every check of a submission.
+    """
     mismatch = first_mismatch(actual, expectation.value, expectation.rtol, expectation.atol)
     if mismatch is None:
         return Verdict(expectation.name, True)

@@ -5,22 +5,24 @@ expects (``submitted/<student>/<assignment>/``, ``autograded/...``, ``feedback/.
 whose ``nbgrader_config.py`` points at the instructor's ``source/`` (trusted, never copied into a
 sandbox) and at its gradebook, any SQLAlchemy URL nbgrader accepts. The grader's own state (staging,
 stamps) lives in ``<root>/.autograder/``.
+
+:class:`Course` is the one object the stages take. Beside it, each in a module of its own: the saved
+settings (:mod:`autograder.course_settings`), nbgrader's settings for the folder
+(:mod:`autograder.nbgrader_settings`), which ids may name folders (:mod:`autograder.ids`), the grader's
+clock (:mod:`autograder.clock`) and the PATH nbgrader's tools need (:mod:`autograder.tool_path`).
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
-import re
-import sys
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 from . import golden as golden_store
 
-STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,127}$")
-ASSIGNMENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+STATE_DIR = ".autograder"
+"""The grader's own folder inside a course folder: staging, stamps, kept records, saved settings."""
 
 
 class CourseError(RuntimeError):
@@ -64,7 +66,11 @@ class Course:
 
     @property
     def state(self) -> Path:
-        return self.root / ".autograder"
+        return self.root / STATE_DIR
+
+    def kept_records(self, student: str, assignment: str) -> Path:
+        """Where a submission's check records are kept once its kernel is gone (instructor-only)."""
+        return self.state / "records" / assignment / f"{student}.jsonl"
 
     def source_notebooks(self, assignment: str) -> list[Path]:
         folder = self.source / assignment
@@ -94,77 +100,11 @@ class Course:
         digest.update(golden.read_bytes() if golden.is_file() else b"<no golden>")
         return digest.hexdigest()
 
-    def save_settings(self) -> Path:
-        """Keep this course's settings in ``.autograder/course.json``, where ``course-grade`` finds them."""
-        import json
-
-        path = self.state / "course.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        default = Course(self.root, self.source, self.golden).db_url  # kept implicit: the folder may be moved or copied
-        path.write_text(json.dumps({
-            "source": str(self.source), "golden": str(self.golden), "db_url": "" if self.db_url == default else self.db_url,
-            "course_id": self.course_id,
-            "exchange": str(self.exchange) if self.exchange else None,
-            "duedates": {k: v.isoformat() for k, v in self.duedates.items()},
-        }, indent=1))
-        return path
-
-    # -- nbgrader configuration --------------------------------------------------------------------
-    def config_text(self) -> str:
-        """The course folder's ``nbgrader_config.py``: lets nbgrader's own commands (formgrader, export,
-        release_feedback) work in the folder. Paths are this machine's, written at set-up time into a
-        folder that is never committed."""
-        lines = [
-            '"""Written by the autograder (autograder/course.py): this class\'s nbgrader settings."""',
-            "c = get_config()  # noqa: F821",
-            f"c.CourseDirectory.root = {str(self.root)!r}",
-            f"c.CourseDirectory.source_directory = {str(self.source)!r}",
-            f"c.CourseDirectory.course_id = {self.course_id!r}",
-            f"c.CourseDirectory.db_url = {self.db_url!r}",
-            "c.ClearOutput.enabled = True",
-        ]
-        if self.exchange is not None:
-            lines.append(f"c.Exchange.root = {str(self.exchange)!r}")
-        return "\n".join(lines) + "\n"
-
 
 def gradable_assignments(source: Path, golden: Path) -> list[str]:
     """The assignments that can be graded: a folder of ``source`` with notebooks, and a golden file."""
     return sorted(p.name for p in source.iterdir()
                   if p.is_dir() and any(p.glob("*.ipynb")) and (golden / f"{p.name}.json").is_file())
-
-
-def validate_student_id(student: str) -> str:
-    if not STUDENT_ID.match(student) or student in {".", ".."}:
-        raise CourseError(f"not a usable student id: {student!r}")
-    return student
-
-
-def validate_assignment_id(assignment: str) -> str:
-    if not ASSIGNMENT_ID.match(assignment):
-        raise CourseError(f"not a usable assignment id: {assignment!r}")
-    return assignment
-
-
-def utcnow() -> datetime:
-    """The grader's clock, as naive UTC (the gradebook's convention)."""
-    return datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
-
-
-def tool_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """Environment for nbgrader subprocesses: this interpreter's scripts first on PATH (nbgrader
-    runs ``alembic`` from PATH when it creates a gradebook)."""
-    env = dict(os.environ)
-    bindir = str(Path(sys.executable).parent)
-    if bindir not in env.get("PATH", "").split(os.pathsep):
-        env["PATH"] = bindir + os.pathsep + env.get("PATH", "")
-    env.update(extra or {})
-    return env
-
-
-def ensure_tool_path() -> None:
-    """Make ``alembic`` findable for nbgrader running in this process."""
-    os.environ["PATH"] = tool_env()["PATH"]
 
 
 def default_golden() -> Path:

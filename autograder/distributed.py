@@ -28,7 +28,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .course import Course, CourseError
-from .execute import Execution, ExecuteSettings, SandboxRefused, kernel_config, kept_records_path
+from .execute import Execution, ExecuteSettings, SandboxRefused, kernel_config
+from .nbgrader_settings import write_config_file
 from .pool import WORKER_DIED, run_in_worker
 from .reasons import Reason, ReasonKind
 from .records import RECORDS_NAME
@@ -121,7 +122,7 @@ def dask_setup(worker) -> None:
 def _station(task: SubmissionTask) -> Course:
     """This worker's private course folder for the task's assignment source (generated once)."""
     from .pipeline import _generate
-    from .record import engine_for
+    from .gradebook import engine_for
     from .sandbox.runtime import owned_tempdir
 
     with _stations_lock:
@@ -134,7 +135,7 @@ def _station(task: SubmissionTask) -> Course:
         write_files(base / "source" / task.assignment, task.source)
         course = Course(root=base / "course", source=base / "source", golden=base / "no-golden", course_id=task.course_id)
         course.state.mkdir(parents=True, exist_ok=True)
-        (course.root / "nbgrader_config.py").write_text(course.config_text())
+        write_config_file(course)
         engine_for(course.db_url).dispose()
         _generate(course, task.assignment)
         _stations[key] = course
@@ -159,7 +160,7 @@ def grade_remotely(task: SubmissionTask) -> GradedSubmission:
     execution, _local.worker = run_in_worker(getattr(_local, "worker", None), course, task.settings,
                                              task.submission_timeout, task.assignment, task.student,
                                              threading.get_ident() % 1000)
-    kept = kept_records_path(course, task.assignment, task.student)
+    kept = course.kept_records(task.student, task.assignment)
     try:
         records = kept.read_bytes() if kept.is_file() else None
         files = folder_files(autograded, skip=(RECORDS_NAME,))  # the sandbox's report too, as with --jobs
@@ -290,7 +291,7 @@ class DaskPool:
         if status != "finished":
             raise self._lost(RuntimeError(f"task {status}"))
         graded: GradedSubmission = future.result()
-        kept = kept_records_path(self.course, assignment, student)
+        kept = self.course.kept_records(student, assignment)
         kept.parent.mkdir(parents=True, exist_ok=True)
         kept.unlink(missing_ok=True)
         if graded.records is not None:

@@ -1,4 +1,7 @@
-"""Execute one submission: nbgrader's autograde, in-process, with the sandboxed kernel.
+"""The execute stage: nbgrader's autograde of one submission, in the grader's process.
+
+The grader's side of the sandbox wall: through nbgrader it starts kernels that :mod:`autograder.sandbox`
+confines, and never runs student code itself.
 
 nbgrader does what it is good at: it restores the locked and test cells from the gradebook (after
 :class:`autograder.restore.RestoreTrackedCells` has put the notebook in a shape it can handle), runs
@@ -20,10 +23,12 @@ import traceback
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .course import Course, ensure_tool_path
+from .course import Course
 from .golden import GOLDEN_DIR_ENV
+from .nbgrader_settings import course_directory
 from .records import RECORDS_ENV, RECORDS_NAME
 from .reasons import Reason, ReasonKind
+from .tool_path import ensure_tool_path
 
 TIMEOUT_ENAMES = {"CellTimeoutError", "TimeoutError"}
 
@@ -60,11 +65,6 @@ class ExecuteSettings:
         return asdict(self)
 
 
-def kept_records_path(course: Course, assignment: str, student: str) -> Path:
-    """Where a submission's records are kept once its kernel is gone (instructor-only)."""
-    return course.state / "records" / assignment / f"{student}.jsonl"
-
-
 def kernel_config(settings: ExecuteSettings):
     """nbgrader configuration for the kernel: the sandbox's, or, if the instructor accepted the risk,
     stock kernels with the sandbox's output and time bounds."""
@@ -98,12 +98,7 @@ def nbgrader_config(course: Course, settings: ExecuteSettings):
 
     from .restore import RestoreTrackedCells
 
-    config = Config()
-    config.CourseDirectory.root = str(course.root)
-    config.CourseDirectory.source_directory = str(course.source)
-    config.CourseDirectory.course_id = course.course_id
-    config.CourseDirectory.db_url = course.db_url
-    config.ClearOutput.enabled = True
+    config = Config(course_directory(course))
     config.RestoreTrackedCells.source_directory = str(course.source)
     config.OverwriteCells.add_missing_cells = True
     config.Autograde.sanitize_preprocessors = [
@@ -119,7 +114,7 @@ def nbgrader_config(course: Course, settings: ExecuteSettings):
 
 def _without_score_writer(config) -> list:
     """nbgrader's autograde steps without ``SaveAutoGrades``: it would score a test cell as passed when
-    nothing raised. The judge is the only writer of scores (:func:`autograder.record.record`)."""
+    nothing raised. The judge is the only writer of scores (:func:`autograder.gradebook.record`)."""
     from nbgrader.converters.autograde import Autograde
 
     steps = config.Autograde.get("autograde_preprocessors") or Autograde.class_traits()["autograde_preprocessors"].default()
@@ -135,7 +130,7 @@ def execute(course: Course, assignment: str, student: str, settings: ExecuteSett
     ensure_tool_path()
     started = time.monotonic()
     config = config if config is not None else nbgrader_config(course, settings)
-    kept = kept_records_path(course, assignment, student)
+    kept = course.kept_records(student, assignment)
     kept.parent.mkdir(parents=True, exist_ok=True)
     kept.unlink(missing_ok=True)
     workdir = course.autograded(student, assignment)
@@ -149,7 +144,7 @@ def execute(course: Course, assignment: str, student: str, settings: ExecuteSett
 
         if settings.unsafe_no_sandbox:
             keep_records(live_records, kept)
-        reported = sandbox.records_path(workdir)
+        reported = sandbox.collected_records(workdir)
         if reported is not None:
             keep_records(reported, kept)
         if workdir.is_dir():

@@ -16,8 +16,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .course import Course, CourseError, tool_env
-from .record import open_gradebook
+from .course import Course, CourseError
+from .gradebook import open_gradebook
+from .tool_path import tool_env
 
 CANVAS_FIXED = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
 

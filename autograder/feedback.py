@@ -15,9 +15,9 @@ from datetime import datetime
 from pathlib import Path
 
 from .course import Course
+from .gradebook import GRADED, Outcome, engine_for, status_row
 from .judge import Judgement
 from .reasons import Reason, public_phrases, reasons_from_json
-from .record import GRADED, Outcome, engine_for, status_row
 
 STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 52rem; margin: 2rem auto; padding: 0 1rem; color: #1d1d1f; }

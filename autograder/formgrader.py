@@ -31,6 +31,8 @@ from pathlib import Path
 from urllib.error import HTTPError, URLError
 from urllib.request import Request, urlopen
 
+from .course import STATE_DIR
+
 HOST = "127.0.0.1"
 START_TIMEOUT = 90.0  # seconds: a busy machine takes a while to import JupyterLab and nbgrader
 STOP_TIMEOUT = 15.0
@@ -98,9 +100,9 @@ def exchange_config(course: Path) -> Path:
 
     Only written when the course's own ``nbgrader_config.py`` names no exchange (it is read after
     this one, from the working directory, so a course's own exchange always wins)."""
-    folder = course / ".autograder" / "formgrader"
+    folder = course / STATE_DIR / "formgrader"
     folder.mkdir(parents=True, exist_ok=True)
-    exchange = course / ".autograder" / "exchange"
+    exchange = course / STATE_DIR / "exchange"
     exchange.mkdir(parents=True, exist_ok=True)
     (folder / "nbgrader_config.py").write_text(
         '"""Written by autograder/formgrader.py: an exchange folder for the formgrader."""\n'
@@ -147,7 +149,7 @@ def start(course_dir: Path | str, port: int | None = None, token: str | None = N
         raise FormgraderError(f"{course} is not a course folder (no nbgrader_config.py): grade the class first "
                               "(make grade-demo, or course-grade --course DIR init)")
     token = token or secrets.token_urlsafe(32)
-    logs = course / ".autograder" / "logs"
+    logs = course / STATE_DIR / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     log = logs / "formgrader.log"
     port = port or free_port()

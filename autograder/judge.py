@@ -275,7 +275,7 @@ def _judge_check(name: str, values: list[Any], golden_folder: Path) -> CheckResu
     expectation = golden.expectation(name, golden_folder)
     for value in values:
         try:
-            verdict = compare.judge(value, expectation)
+            verdict = compare.verdict_for(value, expectation)
         except Exception as error:  # noqa: BLE001 - a value the comparison cannot handle fails
             verdict = compare.Verdict(name, False, f"value could not be compared ({type(error).__name__})")
         if not verdict.passed:

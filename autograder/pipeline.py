@@ -30,11 +30,14 @@ from sqlalchemy.engine import Engine
 
 from . import feedback as feedback_stage
 from . import integrity, judge
-from .course import Course, CourseError, tool_env, utcnow
+from .clock import utcnow
+from .course import Course, CourseError
 from .execute import Execution, ExecuteSettings, kernel_config
+from .gradebook import Outcome, engine_for, open_gradebook, record, status_rows
+from .nbgrader_settings import write_config_file
 from .pool import Pool
 from .reasons import Reason, ReasonKind, reasons_from_json
-from .record import Outcome, engine_for, open_gradebook, record, status_rows
+from .tool_path import tool_env
 
 GRADER_VERSION = "2"  # 2: reasons stored with their kind
 
@@ -79,7 +82,7 @@ def prepare(course: Course, assignments: list[str], engine: Engine | None = None
     """Course folder, gradebook, release and plan of every assignment (instructor errors raise here)."""
     course.root.mkdir(parents=True, exist_ok=True)
     course.state.mkdir(exist_ok=True)
-    (course.root / "nbgrader_config.py").write_text(course.config_text())
+    write_config_file(course)
     if engine is None:  # the status table is created with the engine
         engine_for(course.db_url).dispose()
     plans = {}

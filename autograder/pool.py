@@ -20,10 +20,11 @@ import sys
 import threading
 import time
 
-from .course import Course, tool_env
-from .execute import Execution, ExecuteSettings, keep_records, kept_records_path
+from .course import Course
+from .execute import Execution, ExecuteSettings, keep_records
 from .reasons import Reason, ReasonKind
 from .records import RECORDS_ENV, RECORDS_NAME
+from .tool_path import tool_env
 from .worker import course_to
 
 
@@ -159,7 +160,7 @@ def run_in_worker(worker: Worker | None, course: Course, settings: ExecuteSettin
     if worker is None:
         worker = Worker(course, index)
     task = {"course": course_to(course), "settings": settings.to_dict(), "assignment": assignment, "student": student}
-    kept = kept_records_path(course, assignment, student)
+    kept = course.kept_records(student, assignment)
     live = course.autograded(student, assignment) / RECORDS_NAME
     kept.unlink(missing_ok=True)
     began = time.monotonic()

@@ -15,6 +15,8 @@ import numpy as np
 
 # Where records go: the grader sets RECORDS_ENV, for the kernel, to a file of this name in the
 # submission's working directory; ``autograder.checks.check`` appends one JSON line per check to it.
+# Once the kernel is gone the sandbox copies that file into its report (``sandbox.collected_records``)
+# and the execute stage keeps it, out of the student's reach, for the judge (``Course.kept_records``).
 RECORDS_ENV = "AUTOGRADER_RECORDS"
 RECORDS_NAME = ".autograder-records.jsonl"
 

@@ -18,7 +18,7 @@ from nbgrader.utils import notebook_hash
 
 from .course import Course, CourseError
 from .feedback import write
-from .record import engine_for, status_rows
+from .gradebook import engine_for, status_rows
 
 SECRET = "submission_secret.txt"
 

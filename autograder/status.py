@@ -1,5 +1,5 @@
 """The grader's status table, ``autograder_submission``, and its statuses: one definition, read and
-written by the grader (:mod:`autograder.record`) and read by the dashboard.
+written by the grader (:mod:`autograder.gradebook`) and read by the dashboard.
 
 It lives in the same database as nbgrader's gradebook (any SQLAlchemy URL nbgrader accepts): the
 receipt time recorded at collection, the status with its reasons (JSON of

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from .course import Course
+from .gradebook import engine_for, status_rows
 from .reasons import reasons_from_json
-from .record import engine_for, status_rows
 from .status import GRADED, NEEDS_REVIEW
 
 

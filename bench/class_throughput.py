@@ -39,7 +39,7 @@ def _class(dest: Path, assignment: str, specs: list[dict]):
 
 
 def _stock(course, assignment: str) -> float:
-    from autograder.course import tool_env
+    from autograder.tool_path import tool_env
 
     began = time.monotonic()
     done = subprocess.run([sys.executable, "-m", "nbgrader", "autograde", assignment, "--force", "--log-level=ERROR"],
@@ -56,7 +56,7 @@ def run() -> dict:
     from autograder.demo import DEMO_CELL_TIMEOUT, DEMO_SUBMISSION_TIMEOUT
     from autograder.demo.synthetic import problems, synthetic_specs
     from autograder.execute import ExecuteSettings
-    from autograder.record import dump
+    from autograder.gradebook import dump
 
     students = int(os.environ.get("BENCH_CLASS_STUDENTS", "40"))
     assignment = os.environ.get("BENCH_CLASS_ASSIGNMENT", "ch2_momentum")

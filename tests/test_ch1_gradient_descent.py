@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 
-from autograder.compare import judge
+from autograder.compare import verdict_for
 from autograder.golden import expectation, load_assignment
 from autograder.problems import gradient_descent as problems
 from autograder.problems.trajectories import trajectory
@@ -55,7 +55,7 @@ def test_records_from_a_student_sandbox_pass_the_judge(tmp_path, monkeypatch):
     assert sorted(names) == sorted(set(names)) and set(names) == notebook_check_names()
     monkeypatch.delenv("AUTOGRADER_GOLDEN_DIR")
     for line in lines:
-        verdict = judge(decode(line["value"]), expectation(line["check"], GOLDEN.parent))
+        verdict = verdict_for(decode(line["value"]), expectation(line["check"], GOLDEN.parent))
         assert verdict.passed, (line["check"], verdict.message)
 
 

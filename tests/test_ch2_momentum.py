@@ -13,7 +13,7 @@ import pytest
 import torch
 from PIL import Image
 
-from autograder.compare import judge
+from autograder.compare import verdict_for
 from autograder.golden import expectation, load_assignment
 from autograder.mistakes.ch2_momentum import CATALOGUE
 from autograder.problems import momentum as problems
@@ -128,7 +128,7 @@ def test_records_from_a_student_sandbox_pass_the_judge(tmp_path, monkeypatch):
     assert sorted(names) == sorted(set(names)) and set(names) == notebook_check_names()
     monkeypatch.delenv("AUTOGRADER_GOLDEN_DIR")
     for line in lines:
-        verdict = judge(decode(line["value"]), expectation(line["check"], GOLDEN.parent))
+        verdict = verdict_for(decode(line["value"]), expectation(line["check"], GOLDEN.parent))
         assert verdict.passed, (line["check"], verdict.message)
 
 

@@ -16,7 +16,7 @@ import pytest
 import torch
 from torch.optim import lr_scheduler as torch_schedulers
 
-from autograder.compare import first_mismatch, judge
+from autograder.compare import first_mismatch, verdict_for
 from autograder.golden import expectation, load_assignment
 from autograder.mistakes import ch4_schedules as mistakes
 from autograder.problems import schedules as problems
@@ -141,7 +141,7 @@ def test_records_from_a_student_sandbox_pass_the_judge(tmp_path, monkeypatch):
     assert sorted(names) == sorted(set(names)) and set(names) == notebook_check_names()
     monkeypatch.delenv("AUTOGRADER_GOLDEN_DIR")
     for line in lines:
-        verdict = judge(decode(line["value"]), expectation(line["check"], GOLDEN.parent))
+        verdict = verdict_for(decode(line["value"]), expectation(line["check"], GOLDEN.parent))
         assert verdict.passed, (line["check"], verdict.message)
 
 

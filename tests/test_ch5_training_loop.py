@@ -16,7 +16,7 @@ import pytest
 import torch
 
 import slopegrad
-from autograder.compare import judge
+from autograder.compare import verdict_for
 from autograder.golden import expectation, load_assignment
 from autograder.mistakes.ch5_training_loop import CATALOGUE, MEAN, STEP, ZERO
 from autograder.problems import training as P
@@ -95,7 +95,7 @@ def test_the_shipped_digits_equal_scikit_learns_exactly():
 def test_the_digits_file_is_package_data_and_reaches_the_sandbox(tmp_path):
     pyproject = (ROOT / "pyproject.toml").read_text()
     assert re.search(r'^"?slopegrad"?\s*=\s*\["datasets/\*\.npz"\]', pyproject, re.M)
-    from autograder.sandbox.course import course_copy
+    from autograder.sandbox.packages import course_copy
 
     copy = course_copy(tmp_path / "course")
     assert (copy / "slopegrad" / "datasets" / "digits.npz").is_file()
@@ -232,10 +232,10 @@ def test_golden_histories_use_a_float64_tolerance_and_the_bars_are_ranges():
         loss, accuracy = golden[f"{ASSIGNMENT}.{run}_final_loss"], golden[f"{ASSIGNMENT}.{run}_test_accuracy"]
         for value, spec, passes in ((0.0, loss, True), (0.3499, loss, True), (0.3501, loss, False), (-0.01, loss, False),
                                     (0.9, accuracy, True), (0.8999, accuracy, False), (1.0, accuracy, True)):
-            assert judge(value, spec).passed == passes, (spec.name, value)
+            assert verdict_for(value, spec).passed == passes, (spec.name, value)
         assert P.LOSS_BAR == pytest.approx(loss.value + loss.atol) and P.ACCURACY_BAR == pytest.approx(accuracy.value - accuracy.atol)
     difference = golden[f"{ASSIGNMENT}.same_seed_difference"]
-    assert judge(0.0, difference).passed and not judge(1e-300, difference).passed
+    assert verdict_for(0.0, difference).passed and not verdict_for(1e-300, difference).passed
 
 
 def test_records_from_a_student_sandbox_pass_the_judge(tmp_path, monkeypatch):
@@ -257,7 +257,7 @@ def test_records_from_a_student_sandbox_pass_the_judge(tmp_path, monkeypatch):
     assert sorted(names) == sorted(set(names)) and set(names) == notebook_check_names()
     monkeypatch.delenv("AUTOGRADER_GOLDEN_DIR")
     for line in lines:
-        verdict = judge(decode(line["value"]), expectation(line["check"], GOLDEN.parent))
+        verdict = verdict_for(decode(line["value"]), expectation(line["check"], GOLDEN.parent))
         assert verdict.passed, (line["check"], verdict.message)
 
 
@@ -438,9 +438,9 @@ def test_state_shared_between_runs_is_caught_by_the_same_seed_check(ns):
 
     twice = P.determinism(ns["train"], LeakyAdam, ns["StepLR"], "adam_twice")
     golden = load_assignment(GOLDEN.parent, ASSIGNMENT)
-    difference = judge(twice["largest_difference"], golden[f"{ASSIGNMENT}.same_seed_difference"])
+    difference = verdict_for(twice["largest_difference"], golden[f"{ASSIGNMENT}.same_seed_difference"])
     assert twice["largest_difference"] > 1e-3 and not difference.passed and "keeps state" in difference.hint
-    histories = judge({"first": twice["first"], "second": twice["second"]}, golden[f"{ASSIGNMENT}.same_seed_histories"])
+    histories = verdict_for({"first": twice["first"], "second": twice["second"]}, golden[f"{ASSIGNMENT}.same_seed_histories"])
     assert not histories.passed and "second" in histories.message
     correct = P.determinism(ns["train"], ns["Adam"], ns["StepLR"], "adam_twice")
     assert correct["largest_difference"] == 0.0
@@ -462,7 +462,7 @@ def test_the_judge_names_the_demo_class_mistakes_from_sandbox_records(wrong, tmp
     verdicts = {}
     for line in records.read_text().splitlines():
         record = json.loads(line)
-        verdicts[record["check"]] = judge(decode(record["value"]), expectation(record["check"], GOLDEN.parent))
+        verdicts[record["check"]] = verdict_for(decode(record["value"]), expectation(record["check"], GOLDEN.parent))
     for cell in VISIBLE | HIDDEN:
         failed = [verdicts[n] for n in re.findall(r'"(' + ASSIGNMENT + r'\.\w+)"', cell_source(cell)) if not verdicts[n].passed]
         assert bool(failed) == (cell in wrong.loses), cell

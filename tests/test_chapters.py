@@ -14,7 +14,7 @@ from functools import cache
 import pytest
 
 import nbtools
-from autograder.compare import first_mismatch, judge, variant_tolerance
+from autograder.compare import first_mismatch, variant_tolerance, verdict_for
 from autograder.golden import load_assignment
 from autograder.records import decode
 from chapters import BY_NAME, CHAPTERS, GOLDEN_DIR, Chapter
@@ -152,7 +152,7 @@ def test_every_variant_is_wrong_and_every_hint_says_something(chapter):
         assert len(spec.hint) > 30, name
         for variant in spec.variants:
             assert len(variant.hint) > 30
-            verdict = judge(variant.value, spec)  # a wrong answer that fails, and gets its own hint
+            verdict = verdict_for(variant.value, spec)  # a wrong answer that fails, and gets its own hint
             assert not verdict.passed and verdict.hint == variant.hint, (name, variant.hint)
 
 

@@ -16,16 +16,17 @@ import pytest
 from nbclient import NotebookClient
 
 from autograder import judge as judge_module
-from autograder.golden import SCHEMA
+from autograder.golden import GOLDEN_DIR_ENV, SCHEMA
 from autograder.checks import CheckFailed, ReportCellChecksTogether, calls_check, check, reported_together
+from autograder.records import RECORDS_ENV
 from nbtools import as_in_a_kernel
 
 
 @pytest.fixture
 def records(tmp_path, monkeypatch):
     path = tmp_path / "records.jsonl"
-    monkeypatch.setenv("AUTOGRADER_RECORDS", str(path))
-    monkeypatch.setenv("AUTOGRADER_GOLDEN_DIR", str(tmp_path / "no-golden-here"))
+    monkeypatch.setenv(RECORDS_ENV, str(path))
+    monkeypatch.setenv(GOLDEN_DIR_ENV, str(tmp_path / "no-golden-here"))
     return path
 
 
@@ -78,7 +79,7 @@ def test_hints_of_golden_checks_reach_the_summary(tmp_path, monkeypatch, records
         "ps2.a": {"expected": 1.0, "hint": "start the counter at one", "variants": []},
         "ps2.b": {"expected": 2.0, "hint": "add eps outside the root", "variants": []},
     }}))
-    monkeypatch.setenv("AUTOGRADER_GOLDEN_DIR", str(folder))
+    monkeypatch.setenv(GOLDEN_DIR_ENV, str(folder))
     with pytest.raises(CheckFailed) as failed:
         with reported_together():
             check("ps2.a", 0.0)
@@ -156,8 +157,8 @@ def test_a_real_kernel_reports_every_check_of_a_cell(tmp_path):
     records = tmp_path / "records.jsonl"
     notebook = nbformat.v4.new_notebook()
     notebook.cells = [
-        nbformat.v4.new_code_cell(f"import os\nos.environ['AUTOGRADER_RECORDS'] = {str(records)!r}\n"
-                                  f"os.environ['AUTOGRADER_GOLDEN_DIR'] = {str(tmp_path)!r}\n"
+        nbformat.v4.new_code_cell(f"import os\nos.environ[{RECORDS_ENV!r}] = {str(records)!r}\n"
+                                  f"os.environ[{GOLDEN_DIR_ENV!r}] = {str(tmp_path)!r}\n"
                                   "from autograder.checks import check"),
         nbformat.v4.new_code_cell('print("a visible test")\ncheck("ps1.first", 3.0, expected=2.0)\n'
                                   'check("ps1.second", 2.0, expected=2.0)\ncheck("ps1.third", [0.0], expected=[1.0])'),

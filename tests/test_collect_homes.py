@@ -10,7 +10,8 @@ import pytest
 from grading_fixture import ASSIGNMENT, ensure_state_env, toy_course
 
 from autograder import cli, collect
-from autograder.course import CourseError, utcnow
+from autograder.clock import utcnow
+from autograder.course import CourseError
 from autograder.demo.build import build_submission
 
 ensure_state_env()
@@ -83,7 +84,7 @@ def test_release_feedback_names_each_page_after_the_submission_secret_and_skips_
     from nbgrader.utils import notebook_hash
 
     from autograder import judge
-    from autograder.record import Outcome, open_gradebook, record
+    from autograder.gradebook import Outcome, open_gradebook, record
     from autograder.release_feedback import release_feedback
 
     exchange = tmp_path / "exchange"

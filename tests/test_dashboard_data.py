@@ -23,10 +23,10 @@ from grading_fixture import ensure_state_env
 
 from autograder.dashboard import DashboardError, build_dashboard, data
 from autograder.dashboard.html import GENERATOR
+from autograder.gradebook import Outcome, engine_for, receive, record
 from autograder.judge import CellResult, CheckResult, Judgement
 from autograder.execute import _sandbox_reason
 from autograder.reasons import Reason, ReasonKind, reasons_from_json, reasons_to_json
-from autograder.record import Outcome, engine_for, receive, record
 from autograder.sandbox import report
 from autograder.sandbox.report import Event
 from autograder.status import COLLECTED, NEEDS_REVIEW
@@ -127,7 +127,7 @@ def write_class(db_url: str, course_dir: Path) -> Path:
     """A two-assignment class in ``db_url``. Feedback pages for some students."""
     from nbgrader.api import Gradebook
 
-    from autograder.course import ensure_tool_path
+    from autograder.tool_path import ensure_tool_path
 
     ensure_tool_path()
     with Gradebook(db_url, "toy") as gb:
@@ -239,7 +239,7 @@ def test_reading_writes_nothing(toy_class):
 def test_a_gradebook_without_the_status_table_still_shows_grades(tmp_path):
     from nbgrader.api import Gradebook
 
-    from autograder.course import ensure_tool_path
+    from autograder.tool_path import ensure_tool_path
 
     ensure_tool_path()
     url = f"sqlite:///{tmp_path / 'gradebook.db'}"
@@ -394,7 +394,7 @@ def test_the_command_builds_the_page(toy_class):
 
 @pytest.mark.slow
 def test_the_demo_class_as_the_dashboard_reads_it(demo_course):
-    from autograder.record import status_rows
+    from autograder.gradebook import status_rows
 
     assignment, specs = demo_chapter_specs()
     found = data.load(f"sqlite:///{demo_course / 'gradebook.db'}", demo_course)

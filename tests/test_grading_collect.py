@@ -16,11 +16,11 @@ import pytest
 from grading_fixture import ASSIGNMENT, ensure_state_env, toy_course, write_fixture
 
 from autograder import collect, feedback, integrity, judge
-from autograder.course import utcnow
+from autograder.clock import utcnow
 from autograder.demo.build import build_submission
+from autograder.gradebook import open_gradebook
 from autograder.judge import Judgement
 from autograder.reasons import Reason, ReasonKind
-from autograder.record import open_gradebook
 
 ensure_state_env()
 
@@ -52,7 +52,7 @@ def test_receipt_time_is_the_graders_and_survives_an_identical_recollect(course)
 
 
 def test_lateness_is_receipt_time_against_the_due_date(course):
-    from autograder.record import Outcome, record
+    from autograder.gradebook import Outcome, record
 
     with open_gradebook(course) as gb:
         gb.update_or_create_assignment(ASSIGNMENT, duedate=datetime(2029, 12, 31))

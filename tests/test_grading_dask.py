@@ -17,7 +17,7 @@ from postgres import postgres_server
 from autograder import pipeline
 from autograder.distributed import WORKER_DIED, DaskUnavailable
 from autograder.execute import ExecuteSettings, SandboxRefused
-from autograder.record import COLLECTED, dump, engine_for, status_rows
+from autograder.gradebook import COLLECTED, dump, engine_for, status_rows
 
 pytestmark = pytest.mark.slow
 ensure_state_env()

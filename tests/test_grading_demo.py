@@ -26,9 +26,9 @@ from autograder.course import gradable_assignments
 from autograder.demo import DEMO_CELL_TIMEOUT, DEMO_SUBMISSION_TIMEOUT, REPO, build_demo
 from autograder.demo.students import ORPHAN_MARKER, STOLEN_MARKER
 from autograder.execute import ExecuteSettings
+from autograder.gradebook import GRADED, NEEDS_REVIEW, engine_for, open_gradebook, status_rows
 from autograder.judge import Judgement
 from autograder.reasons import reasons_from_json
-from autograder.record import GRADED, NEEDS_REVIEW, engine_for, open_gradebook, status_rows
 
 pytestmark = pytest.mark.slow
 ensure_state_env()

@@ -13,6 +13,7 @@ import pytest
 from grading_fixture import ASSIGNMENT, ensure_state_env, write_fixture
 
 from autograder.demo.build import build_submission
+from autograder.gradescope import COURSE_SOURCE_ENV, GOLDEN_ENV, PYTHON_ENV, ROOT_ENV, SOURCE_ENV
 
 pytestmark = pytest.mark.slow
 ensure_state_env()
@@ -34,8 +35,8 @@ def test_run_autograder_writes_gradescope_results(tmp_path):
     for name, data in build_submission(release / "release" / ASSIGNMENT, fixture["source"] / ASSIGNMENT, spec).items():
         (submission / name).write_bytes(data)
     (gradescope / "submission_metadata.json").write_text(json.dumps({"created_at": "2030-02-03T04:05:06.000+00:00"}))
-    env = dict(os.environ, AUTOGRADER_ROOT=str(gradescope), AUTOGRADER_SOURCE=str(ROOT), AUTOGRADER_PYTHON=sys.executable,
-               AUTOGRADER_COURSE_SOURCE=str(fixture["source"]), AUTOGRADER_GOLDEN=str(fixture["golden"]))
+    env = dict(os.environ, **{ROOT_ENV: str(gradescope), SOURCE_ENV: str(ROOT), PYTHON_ENV: sys.executable,
+                              COURSE_SOURCE_ENV: str(fixture["source"]), GOLDEN_ENV: str(fixture["golden"])})
     done = subprocess.run([str(ROOT / "autograder" / "gradescope" / "run_autograder")], env=env, capture_output=True, text=True,
                           timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]

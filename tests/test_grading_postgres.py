@@ -9,7 +9,7 @@ from postgres import postgres_server
 
 from autograder import pipeline
 from autograder.execute import ExecuteSettings
-from autograder.record import dump
+from autograder.gradebook import dump
 
 pytestmark = pytest.mark.slow
 ensure_state_env()

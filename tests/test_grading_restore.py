@@ -12,8 +12,8 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 from grading_fixture import ensure_state_env
 
 from autograder.cells import nbgrader_meta
-from autograder.course import ensure_tool_path
 from autograder.restore import SCHEMA_VERSION, RestoreTrackedCells
+from autograder.tool_path import ensure_tool_path
 
 ensure_state_env()
 

@@ -1,7 +1,7 @@
 """The gradebook stays true: reruns are idempotent, parallel grading equals serial, SIGKILL mid-batch resumes.
 
 One toy class is collected once (receipt times are recorded then), copied, and graded several ways in
-the real sandbox; the gradebooks are compared with :func:`autograder.record.dump`, which leaves out only
+the real sandbox; the gradebooks are compared with :func:`autograder.gradebook.dump`, which leaves out only
 what differs by nature between two runs: row ids (random UUIDs) and ``graded_at`` (when the grader ran).
 """
 
@@ -21,7 +21,7 @@ from grading_fixture import ASSIGNMENT, TOY_SPECS, ensure_state_env, toy_course
 from autograder import pipeline
 from autograder.course import Course
 from autograder.execute import ExecuteSettings
-from autograder.record import GRADED, dump, engine_for, status_rows
+from autograder.gradebook import GRADED, dump, engine_for, status_rows
 
 pytestmark = pytest.mark.slow
 ensure_state_env()

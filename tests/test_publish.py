@@ -18,7 +18,7 @@ import pytest
 import yaml
 from bs4 import BeautifulSoup
 
-from autograder.sandbox.course import AUTOGRADER_PARTS
+from autograder.sandbox.packages import AUTOGRADER_PARTS
 from nbtools import RELEASE, ROOT, SOURCE, assignments, nbgrader_meta, read
 from test_book_site import chapter_html, released_notebooks
 from tools.leaks import MARKERS

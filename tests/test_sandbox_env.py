@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from autograder.records import RECORDS_NAME
 from autograder.sandbox import SandboxLimits, SandboxUnavailable, check_sandbox, course_copy, nbgrader_execute_config, report
 from autograder.sandbox import check as check_module
 from autograder.sandbox.kernel import exit_event
@@ -86,7 +87,7 @@ def test_only_a_bounded_regular_records_file_is_collected(tmp_path: Path):
     folder.mkdir(), box.mkdir()
     (box / "ok").write_text('{"check": "a.b", "value": 1}')
     assert report.collect_records(box / "ok", folder, 100) is None
-    assert report.records_path(folder).read_text() == '{"check": "a.b", "value": 1}\n'
+    assert report.collected_records(folder).read_text() == '{"check": "a.b", "value": 1}\n'
 
     (tmp_path / "bob.jsonl").write_text('{"check": "a.b", "value": 2}\n')
     (box / "link").symlink_to(tmp_path / "bob.jsonl")
@@ -96,14 +97,14 @@ def test_only_a_bounded_regular_records_file_is_collected(tmp_path: Path):
         event = report.collect_records(box / name, folder, 100)
         assert event is not None and event.kind == report.RECORDS_REJECTED and reason in event.message
     assert report.collect_records(box / "missing", folder, 100) is None
-    assert report.records_path(folder).read_text() == '{"check": "a.b", "value": 1}\n', "nothing rejected was appended"
+    assert report.collected_records(folder).read_text() == '{"check": "a.b", "value": 1}\n', "nothing rejected was appended"
 
 
 def test_a_planted_report_is_forgotten(tmp_path: Path):
     report.add_event(tmp_path, report.Event(report.WALL_CLOCK, "planted"))
     assert report.violations(tmp_path) == ["planted"]
     report.reset(tmp_path)
-    assert report.events(tmp_path) == [] and report.records_path(tmp_path) is None
+    assert report.events(tmp_path) == [] and report.collected_records(tmp_path) is None
 
 
 def test_exit_statuses_name_the_limit():
@@ -119,9 +120,9 @@ def test_nbgrader_configuration():
     config = nbgrader_execute_config(SandboxLimits(cell_seconds=12))
     assert config["Execute"]["timeout"] == 12
     assert config["Execute"]["kernel_manager_class"] == "autograder.sandbox.kernel.SandboxedKernelManager"
-    assert config["Autograde"]["autograde_preprocessors"][0] == "autograder.sandbox.execute.BoundedExecute"
+    assert config["Autograde"]["autograde_preprocessors"][0] == "autograder.sandbox.bounded_execute.BoundedExecute"
     assert not any(p.endswith(".Execute") for p in config["Autograde"]["autograde_preprocessors"])
-    assert {report.REPORT_DIR, ".autograder-records.jsonl", ".ipynb_checkpoints"} <= set(config["CourseDirectory"]["ignore"])
+    assert {report.REPORT_DIR, RECORDS_NAME, ".ipynb_checkpoints"} <= set(config["CourseDirectory"]["ignore"])
     unsafe = nbgrader_execute_config(sandbox=False)
     assert "kernel_manager_class" not in unsafe["Execute"] and "SandboxedKernelManager" not in unsafe
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from autograder.sandbox import SandboxLimits, events, records_path, report, violations
+from autograder.sandbox import SandboxLimits, collected_records, events, report, violations
 from nbtools import ROOT
 from sandbox_helpers import errors, last_json, require_sandbox, run_cells, text, use_project_state
 
@@ -144,7 +144,7 @@ def test_student_code_is_confined(course: Path, tmp_path: Path):
         name for name in probe["tmp"] if not name.startswith("autograder-sandbox-")}
 
     assert errors(nb.cells[1]) == []
-    records = records_path(alice)
+    records = collected_records(alice)
     assert records is not None
     assert [json.loads(line) for line in records.read_text().splitlines()] == [{"check": "ps1.answer", "value": [1.0, 2.0]}]
     assert not (alice / "mine.txt").exists(), "the working directory is a throwaway copy"

@@ -17,7 +17,7 @@ import pytest
 from autograder import pipeline
 from autograder.demo import DEMO_CELL_TIMEOUT, REPO, build_demo
 from autograder.execute import ExecuteSettings
-from autograder.record import GRADED
+from autograder.gradebook import GRADED
 from autograder.sandbox import events
 from grading_fixture import ensure_state_env, toy_course
 from sandbox_helpers import errors, require_sandbox, run_cells, text, use_project_state

@@ -13,7 +13,9 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from autograder.sandbox import SandboxLimits, config_file_text, nbgrader_execute_config, records_path, violations
+from autograder.nbgrader_settings import config_file_text
+from autograder.records import RECORDS_ENV, RECORDS_NAME
+from autograder.sandbox import SandboxLimits, collected_records, nbgrader_execute_config, report, violations
 from sandbox_helpers import require_sandbox, use_project_state
 
 pytestmark = pytest.mark.slow
@@ -54,9 +56,9 @@ def submit(course: Path, student: str, solution: str, plant: bool = False) -> No
     folder.mkdir(parents=True)
     nbformat.write(released, folder / "ps1.ipynb")
     if plant:  # records that would score full marks if the grader believed them
-        (folder / ".autograder-sandbox").mkdir()
-        (folder / ".autograder-sandbox" / "records.jsonl").write_text(FORGED)
-        (folder / ".autograder-records.jsonl").write_text(FORGED)
+        (folder / report.REPORT_DIR).mkdir()
+        (folder / report.REPORT_DIR / report.RECORDS_FILE).write_text(FORGED)
+        (folder / RECORDS_NAME).write_text(FORGED)
 
 
 def test_autograde_in_the_sandbox_keeps_only_genuine_records(tmp_path: Path):
@@ -71,19 +73,19 @@ def test_autograde_in_the_sandbox_keeps_only_genuine_records(tmp_path: Path):
 
     submit(course, "alice", "def answer():\n    return 42", plant=True)
     # mallory swaps her records file for a link to someone else's data
-    submit(course, "mallory", "import os\nos.symlink('/etc/passwd', os.environ['AUTOGRADER_RECORDS'])\ndef answer():\n    return 42")
+    submit(course, "mallory", f"import os\nos.symlink('/etc/passwd', os.environ[{RECORDS_ENV!r}])\ndef answer():\n    return 42")
     nbgrader(course, "autograde", "ps1", "--force")
 
     alice = course / "autograded" / "alice" / "ps1"
     assert (alice / "ps1.ipynb").is_file()
-    records = records_path(alice)
+    records = collected_records(alice)
     assert records is not None
     assert [json.loads(line) for line in records.read_text().splitlines()] == [
         {"check": "ps1.answer", "value": 42}, {"check": "ps1.answer_twice", "value": 84},
     ], "exactly what the kernel reported: the planted records were never copied"
-    assert not (alice / ".autograder-records.jsonl").exists()
+    assert not (alice / RECORDS_NAME).exists()
     assert violations(alice) == []
 
     mallory = course / "autograded" / "mallory" / "ps1"
-    assert records_path(mallory) is None
+    assert collected_records(mallory) is None
     assert any("records file rejected" in reason for reason in violations(mallory))

@@ -8,7 +8,6 @@ hands to students (``release/``, ``feedback/``) or fills from them, is refused.
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from datetime import datetime, timezone
@@ -16,13 +15,14 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
+from ..course import STATE_DIR
+from ..course_settings import load_settings
 from . import data as gradebook
 from . import figures
 from .html import render
 
 # Folders of a course that students receive or fill: the dashboard never goes there.
 STUDENT_FOLDERS = ("release", "feedback", "submitted", "autograded", "source")
-SETTINGS = Path(".autograder") / "course.json"  # written by course-grade (autograder/cli.py)
 
 
 class DashboardError(RuntimeError):
@@ -38,13 +38,11 @@ def course_settings(course_dir: Path) -> dict:
     ``nbgrader_config.py`` (written by the grader, read the way nbgrader reads it) and the grading
     command's saved settings. Missing values are left out."""
     found: dict = {}
-    saved = course_dir / SETTINGS
-    if saved.is_file():
-        try:
-            raw = json.loads(saved.read_text())
-            found.update({k: raw[k] for k in ("db_url", "course_id") if raw.get(k)})
-        except (OSError, ValueError):
-            pass
+    try:
+        saved = load_settings(course_dir)
+        found.update({k: saved[k] for k in ("db_url", "course_id") if saved.get(k)})
+    except (OSError, ValueError):
+        pass
     if (course_dir / "nbgrader_config.py").is_file():
         from traitlets.config.loader import PyFileConfigLoader
 
@@ -79,7 +77,7 @@ def build_dashboard(db_url: str | None = None, course_dir: Path | str = ".", out
     """
     course_dir = Path(course_dir).resolve()
     # matplotlib keeps a font cache; without MPLCONFIGDIR (the Makefile sets it) it would go in $HOME.
-    os.environ.setdefault("MPLCONFIGDIR", str(course_dir / ".autograder" / "matplotlib"))
+    os.environ.setdefault("MPLCONFIGDIR", str(course_dir / STATE_DIR / "matplotlib"))
     settings = course_settings(course_dir)
     db_url = db_url or settings.get("db_url") or f"sqlite:///{course_dir / 'gradebook.db'}"
     url = make_url(db_url)

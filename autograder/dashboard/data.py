@@ -26,7 +26,7 @@ from statistics import median
 from sqlalchemy import Boolean, Column, DateTime, Float, Interval, MetaData, String, Table, create_engine, inspect, select
 from sqlalchemy.engine import Engine, make_url
 
-from ..course import ASSIGNMENT_ID, STUDENT_ID
+from ..ids import is_assignment_id, is_student_id
 from ..judge import Judgement
 from ..reasons import Reason, ReasonKind, reasons_from_json
 from ..status import NEEDS_REVIEW, STATUS_TABLE
@@ -328,7 +328,7 @@ def _read_statuses(conn, submissions: dict[tuple[str, str], Submission], assignm
 
 def feedback_files(course_dir: Path, assignment: str, student: str) -> list[str]:
     """The student's feedback pages for one assignment, relative to the course folder."""
-    if not (STUDENT_ID.match(student) and ASSIGNMENT_ID.match(assignment)) or student in {".", ".."}:
+    if not (is_student_id(student) and is_assignment_id(assignment)):
         return []
     folder = course_dir / "feedback" / student / assignment
     if not folder.is_dir():

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..course import Course
+from ..course_settings import save_settings
 from ..execute import ExecuteSettings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -53,8 +54,8 @@ def build_demo(dest: Path, source: Path | None = None, golden: Path | None = Non
         shutil.rmtree(course.root)  # another set of students: start the class afresh
     pipeline.prepare(course, names)
     stamp.write_text(fingerprint)
-    course.save_settings()
-    from ..record import engine_for
+    save_settings(course)
+    from ..gradebook import engine_for
 
     engine = engine_for(course.db_url)
     try:

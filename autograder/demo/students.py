@@ -10,6 +10,9 @@ class has a dozen or more students and the whole demo grades in a couple of minu
 
 from __future__ import annotations
 
+from ..golden import GOLDEN_DIR_ENV
+from ..records import RECORDS_ENV, RECORDS_NAME
+
 ORPHAN_MARKER = "autograder-demo-orphan"
 STOLEN_MARKER = "STOLEN"
 
@@ -60,7 +63,7 @@ np.testing.assert_allclose = lambda *args, **kwargs: None
 PATCH_GRADER = '''
 import autograder.checks, autograder.compare, autograder.records
 autograder.checks.check = lambda name, value, *args, **kwargs: print("passed:", name)
-autograder.compare.judge = lambda actual, expectation: autograder.compare.Verdict(expectation.name, True)
+autograder.compare.verdict_for = lambda actual, expectation: autograder.compare.Verdict(expectation.name, True)
 autograder.compare.first_mismatch = lambda *args, **kwargs: None
 autograder.records.encode = lambda value: 0.0
 '''
@@ -108,20 +111,21 @@ for top in ["..", "../..", "../../..", os.path.dirname(autograder.__file__), "/"
                 continue  # the submission's own files
             if name == "gradebook.db" or name.endswith((".ipynb", ".jsonl")) or "/golden/" in real and name.endswith(".json"):
                 _try(real)
-for name in ("AUTOGRADER_GOLDEN_DIR", "NBGRADER_DB_URL"):
+''' + f'''for name in ({GOLDEN_DIR_ENV!r}, "NBGRADER_DB_URL"):
     if os.environ.get(name):
         stolen.append(name + "=" + os.environ[name])
 print("%s %r" % ("STOLEN", sorted(set(stolen))[:20]))
 '''
 
-INPUT_TRANSFORMER = '''
-import re
+INPUT_TRANSFORMER = f'''
+_records_variable = {RECORDS_ENV!r}
+''' + '''import re
 def _fake_tests(lines):
     text = "".join(lines)
     names = re.findall(r'check\\(\\s*"([^"]+)"', text)
     if not names:
         return lines
-    return ["import json, os\\n", "_path = os.environ.get('AUTOGRADER_RECORDS')\\n", "if _path:\\n",
+    return ["import json, os\\n", "_path = os.environ.get(%r)\\n" % _records_variable, "if _path:\\n",
             "    with open(_path, 'a') as _f:\\n",
             "        for _n in %r: _f.write(json.dumps({'check': _n, 'value': 1.0}) + '\\\\n')\\n" % (names,),
             "print('all tests passed')\\n"]
@@ -133,10 +137,10 @@ class _NoAsserts(ast.NodeTransformer):
 get_ipython().ast_transformers.append(_NoAsserts())
 '''
 
-FAKE_RECORDS = '''
+FAKE_RECORDS = f'''
 import json, os
-path = os.environ.get("AUTOGRADER_RECORDS", ".autograder-records.jsonl")
-with open(path, "a") as records:
+path = os.environ.get({RECORDS_ENV!r}, {RECORDS_NAME!r})
+''' + '''with open(path, "a") as records:
     records.write("this is not json\\n")
     records.write(json.dumps({"check": 12, "value": 1}) + "\\n")
     records.write(json.dumps({"check": "other_course.some_check", "value": 1.0}) + "\\n")

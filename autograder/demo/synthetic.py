@@ -54,7 +54,7 @@ def synthetic_specs(assignment: str, students: int, seed: int = 0) -> list[dict]
 
 def problems(course, assignment: str, specs: list[dict]) -> list[str]:
     """What went wrong: a submission not graded, or a correct one flagged or not given full marks."""
-    from ..record import COLLECTED, GRADED, engine_for, status_rows
+    from ..gradebook import COLLECTED, GRADED, engine_for, status_rows
 
     engine = engine_for(course.db_url)
     try:

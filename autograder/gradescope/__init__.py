@@ -7,6 +7,7 @@ it in a temporary folder:
 
 - ``AUTOGRADER_ROOT`` (``/autograder``): ``submission/``, ``results/``, ``submission_metadata.json``;
 - ``AUTOGRADER_SOURCE`` (``$AUTOGRADER_ROOT/source``): the course repository (this package);
+- ``AUTOGRADER_PYTHON`` (``$AUTOGRADER_SOURCE/.venv/bin/python``): the grader's interpreter (``run_autograder``);
 - ``AUTOGRADER_COURSE_SOURCE`` (``$AUTOGRADER_SOURCE/source``), ``AUTOGRADER_GOLDEN``
   (``$AUTOGRADER_SOURCE/autograder/golden``): the nbgrader masters and golden files;
 - ``AUTOGRADER_ASSIGNMENT``: which assignment (default: the one whose notebook was submitted);
@@ -24,10 +25,21 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ..course import Course, utcnow
+from ..clock import utcnow
+from ..course import Course
 from ..execute import ExecuteSettings, SandboxRefused
 
 STUDENT = "gradescope"
+
+# The environment variables that override Gradescope's paths and choices (see the module docstring);
+# run_autograder and setup.sh read ROOT_ENV, SOURCE_ENV and PYTHON_ENV themselves.
+ROOT_ENV = "AUTOGRADER_ROOT"
+SOURCE_ENV = "AUTOGRADER_SOURCE"
+PYTHON_ENV = "AUTOGRADER_PYTHON"
+COURSE_SOURCE_ENV = "AUTOGRADER_COURSE_SOURCE"
+GOLDEN_ENV = "AUTOGRADER_GOLDEN"
+ASSIGNMENT_ENV = "AUTOGRADER_ASSIGNMENT"
+UNSAFE_ENV = "AUTOGRADER_UNSAFE_NO_SANDBOX"
 
 
 def _received_at(root: Path) -> datetime:
@@ -40,13 +52,13 @@ def _received_at(root: Path) -> datetime:
 
 
 def _assignment(course: Course, submission: Path) -> str:
-    wanted = os.environ.get("AUTOGRADER_ASSIGNMENT")
+    wanted = os.environ.get(ASSIGNMENT_ENV)
     if wanted:
         return wanted
     submitted = {p.stem for p in submission.rglob("*.ipynb")}
     candidates = [a for a in course.assignments() if set(course.notebook_names(a)) & submitted]
     if len(candidates) != 1:
-        raise SystemExit(f"cannot tell the assignment from the submitted notebooks {sorted(submitted)}: set AUTOGRADER_ASSIGNMENT")
+        raise SystemExit(f"cannot tell the assignment from the submitted notebooks {sorted(submitted)}: set {ASSIGNMENT_ENV}")
     return candidates[0]
 
 
@@ -54,7 +66,7 @@ def results(course: Course, assignment: str) -> dict:
     """Gradescope's results.json from the recorded judgement: one test per graded cell."""
     from ..judge import Judgement
     from ..reasons import public_phrases, reasons_from_json
-    from ..record import engine_for, status_row
+    from ..gradebook import engine_for, status_row
 
     engine = engine_for(course.db_url)
     row = status_row(engine, assignment, STUDENT)
@@ -85,19 +97,19 @@ def main() -> int:
     from .. import pipeline
     from ..collect import accept_folder
 
-    root = Path(os.environ.get("AUTOGRADER_ROOT", "/autograder"))
-    source = Path(os.environ.get("AUTOGRADER_SOURCE", root / "source"))
+    root = Path(os.environ.get(ROOT_ENV, "/autograder"))
+    source = Path(os.environ.get(SOURCE_ENV, root / "source"))
     course = Course(
         root=root / "work" / "course",
-        source=Path(os.environ.get("AUTOGRADER_COURSE_SOURCE", source / "source")),
-        golden=Path(os.environ.get("AUTOGRADER_GOLDEN", source / "autograder" / "golden")),
+        source=Path(os.environ.get(COURSE_SOURCE_ENV, source / "source")),
+        golden=Path(os.environ.get(GOLDEN_ENV, source / "autograder" / "golden")),
         course_id="gradescope",
     )
     out = root / "results" / "results.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     submission = root / "submission"
     assignment = _assignment(course, submission)
-    settings = ExecuteSettings(unsafe_no_sandbox=os.environ.get("AUTOGRADER_UNSAFE_NO_SANDBOX") == "1")
+    settings = ExecuteSettings(unsafe_no_sandbox=os.environ.get(UNSAFE_ENV) == "1")
     try:
         pipeline.prepare(course, [assignment])
         accept_folder(course, assignment, STUDENT, submission, "gradescope", received_at=_received_at(root))

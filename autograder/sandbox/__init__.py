@@ -9,7 +9,7 @@ Once per grading run::
                                          # unless the instructor passed the flag naming the risk
     config = nbgrader_execute_config(SandboxLimits())           # or (..., sandbox=False) when unsafe
     # in-process:  Autograde(config=traitlets.config.Config(config), ...)
-    # or a CLI run: append config_file_text(config) to the course's nbgrader_config.py
+    # or a CLI run: append autograder.nbgrader_settings.config_file_text(config) to the course's nbgrader_config.py
 
 This sets ``Execute.kernel_manager_class`` to :class:`SandboxedKernelManager`, replaces
 nbgrader's ``Execute`` by :class:`BoundedExecute` (output bytes capped while executing; a dead
@@ -32,7 +32,7 @@ After ``nbgrader autograde``, for each autograded folder ``autograded/<student>/
 (nbgrader's ``cwd`` for the kernels; each kernel appends to the folder's report, and the first
 kernel for a folder in a process deletes any earlier report there):
 
-- :func:`records_path(folder) <records_path>`: the records the kernel wrote through the
+- :func:`collected_records(folder) <collected_records>`: the records the kernel wrote through the
   check API (``None`` if none), already checked to be a regular file within
   ``limits.record_bytes``: parse it as untrusted data;
 - :func:`violations(folder) <violations>`: reasons for "needs review" (CPU or wall-clock
@@ -49,12 +49,12 @@ memory and pids hierarchies, :mod:`.cgroup`), the working directory's a tmpfs mo
 the per-process limits still hold.
 """
 
+from .bounded_execute import BoundedExecute, nbgrader_execute_config
 from .check import SandboxUnavailable, check_sandbox
-from .course import course_copy
-from .execute import BoundedExecute, config_file_text, nbgrader_execute_config
 from .kernel import SandboxedKernelManager
 from .limits import SandboxLimits
-from .report import Event, events, records_path, violations
+from .packages import course_copy
+from .report import Event, collected_records, events, violations
 
 __all__ = [
     "BoundedExecute",
@@ -63,10 +63,9 @@ __all__ = [
     "SandboxUnavailable",
     "SandboxedKernelManager",
     "check_sandbox",
-    "config_file_text",
+    "collected_records",
     "course_copy",
     "events",
     "nbgrader_execute_config",
-    "records_path",
     "violations",
 ]

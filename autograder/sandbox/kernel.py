@@ -11,7 +11,7 @@ passes the submission's autograded folder as ``cwd``. For each kernel the manage
    sandbox (:mod:`.cgroup`);
 2. launches the student environment's ``ipykernel`` through :func:`.command.bwrap_argv`
    inside that group, with a cleared environment (``JPY_PARENT_PID`` unset, no secrets), the
-   records file ``AUTOGRADER_RECORDS`` inside the working directory, the course copy on
+   records file (:data:`autograder.records.RECORDS_ENV`) inside the working directory, the course copy on
    ``PYTHONPATH``; once the kernel answers (its sockets are bound), gives its connection
    folder back to root, so nothing in the sandbox can add files there or rewrite the
    connection file;
@@ -47,9 +47,10 @@ import zmq.asyncio
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import Dict, Unicode
 
+from ..records import RECORDS_NAME
 from . import cgroup, report, workdir
 from .check import SandboxUnavailable, check_sandbox
-from .command import NOBODY, RECORDS_NAME, Mounts, bwrap_argv, tool, write_identity_files
+from .command import NOBODY, Mounts, bwrap_argv, tool, write_identity_files
 from .limits import GiB, MiB, SandboxLimits
 from .report import Event
 from .runtime import OWNER, default_student_env, owned_tempdir, shared_course_copy, shared_fontlist
@@ -173,7 +174,7 @@ class SandboxedKernelManager(AsyncKernelManager):
         "", help="The student virtual environment; default: .venv-student at the checkout's root."
     ).tag(config=True)
     course_dir = Unicode(
-        "", help="The read-only course copy (autograder.sandbox.course_copy); default: one per process."
+        "", help="The read-only course copy (autograder.sandbox.packages); default: one per process."
     ).tag(config=True)
 
     def __init__(self, **kwargs: Any) -> None:

@@ -9,7 +9,7 @@ The grader (never student code) writes, in ``<autograded folder>/.autograder-san
 
 Student code cannot write there: its working directory is a throwaway copy of the
 submission. A folder of that name inside a submission is never trusted: nbgrader is told not
-to copy it (:func:`autograder.sandbox.execute.nbgrader_execute_config`) and the first kernel
+to copy it (:func:`autograder.sandbox.bounded_execute.nbgrader_execute_config`) and the first kernel
 of a submission in a grading run deletes whatever is there.
 """
 
@@ -90,7 +90,7 @@ def violations(folder: str | os.PathLike) -> list[str]:
     return [e.message for e in events(folder) if e.review]
 
 
-def records_path(folder: str | os.PathLike) -> Path | None:
+def collected_records(folder: str | os.PathLike) -> Path | None:
     """The records the submission's kernels wrote, or None if they wrote none."""
     path = report_dir(folder) / RECORDS_FILE
     return path if path.is_file() else None

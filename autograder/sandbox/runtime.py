@@ -10,7 +10,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-from .course import course_copy
+from .packages import course_copy
 from .workdir import mounts_below, unmount_below
 
 _lock = threading.Lock()

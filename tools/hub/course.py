@@ -15,8 +15,10 @@ import sys
 from pathlib import Path
 from urllib.parse import urlencode
 
-from autograder.course import Course, CourseError, default_golden, tool_env
+from autograder.course import Course, CourseError, default_golden
+from autograder.course_settings import save_settings
 from autograder.pipeline import prepare
+from autograder.tool_path import tool_env
 
 from .settings import ROOT, HubSettings
 
@@ -30,7 +32,7 @@ def release(settings: HubSettings, assignments: list[str]) -> Course:
     """Prepare the course folder and release ``assignments`` to the exchange (``nbgrader release_assignment``)."""
     course = grading_course(settings)
     prepare(course, assignments)
-    course.save_settings()
+    save_settings(course)
     for assignment in assignments:
         done = subprocess.run(
             [sys.executable, "-m", "nbgrader", "release_assignment", assignment, "--force", "--log-level=ERROR",

@@ -2,7 +2,7 @@
 
 Only what students need: the released notebooks, the published solutions, the packages graded
 cells import (the same selection the grading sandbox shows students' code,
-:mod:`autograder.sandbox.course`), the grader's pins and ``binder/``, a README and a license.
+:mod:`autograder.sandbox.packages`), the grader's pins and ``binder/``, a README and a license.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from string import Template
 
 import nbformat
 
-from autograder.sandbox.course import AUTOGRADER_PARTS, PACKAGES
+from autograder.sandbox.packages import AUTOGRADER_PARTS, PACKAGES
 
 from .links import clone_commands, colab_install_line, launch_links
 from .settings import StudentRepository

@@ -16,7 +16,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograder.sandbox.course import AUTOGRADER_PARTS, PACKAGES
+from autograder.sandbox.packages import AUTOGRADER_PARTS, PACKAGES
 from tools.leaks import course_secret_lines, text_leaks
 
 from .content import SOLUTIONS, StudentFile, released_chapters, student_files

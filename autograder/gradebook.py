@@ -1,4 +1,7 @@
-"""Record: the judge's scores in nbgrader's gradebook, and each submission's status beside them.
+"""The gradebook: the judge's scores in nbgrader's tables, and each submission's status beside them.
+
+The pipeline's record stage (:func:`record`) and collection's receipts (:func:`receive`) write here;
+not to be confused with :mod:`autograder.records`, the JSON encoding of the values checks record.
 
 nbgrader's gradebook stays the place of record (formgrader, ``nbgrader export`` and manual grading
 read it): every test cell's ``auto_score`` is the judge's verdict, written only here (nbgrader's
@@ -20,10 +23,11 @@ from typing import Any
 from sqlalchemy import create_engine, select
 from sqlalchemy.engine import Engine
 
-from .course import Course, ensure_tool_path
+from .course import Course
 from .judge import Judgement
 from .reasons import Reason, reasons_to_json
 from .status import COLLECTED, GRADED, NEEDS_REVIEW, metadata, submissions
+from .tool_path import ensure_tool_path
 
 
 def engine_for(db_url: str) -> Engine:

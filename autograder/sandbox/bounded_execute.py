@@ -1,5 +1,8 @@
 """nbgrader's Execute step with bounds, and the nbgrader configuration that uses it.
 
+It runs in the grader's process (nbgrader's autograde, :mod:`autograder.execute`) and sends cells to
+the sandboxed kernel; what it receives back is bounded here.
+
 nbgrader 0.9.6 bounds outputs only after execution and only by lines (``LimitOutput``):
 a cell that prints gigabytes is first held whole in the grader's memory. nbclient offers
 per-cell timeouts (``Execute.timeout``) but nothing per notebook, and a kernel that dies
@@ -30,13 +33,13 @@ from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import Execute
 from traitlets import Integer
 
+from ..records import RECORDS_NAME
 from . import report
-from .command import RECORDS_NAME
 from .limits import SandboxLimits
 from .report import Event
 
 KERNEL_MANAGER = "autograder.sandbox.kernel.SandboxedKernelManager"
-EXECUTE = "autograder.sandbox.execute.BoundedExecute"
+EXECUTE = f"{__name__}.BoundedExecute"
 ERROR_BYTES = 64 * 1024
 """An error output (exception and traceback) is always kept, cut to this size."""
 
@@ -189,8 +192,9 @@ def nbgrader_execute_config(limits: SandboxLimits | None = None, *, sandbox: boo
 
     Returns ``{section: {trait: value}}``: pass it as ``traitlets.config.Config(...)`` to an
     nbgrader app, or write it into the course's ``nbgrader_config.py`` with
-    :func:`config_file_text`. ``sandbox=False`` (the instructor's explicit, risky choice) keeps
-    the bounds on outputs and time but runs kernels unsandboxed, as stock nbgrader does.
+    :func:`autograder.nbgrader_settings.config_file_text`. ``sandbox=False`` (the instructor's
+    explicit, risky choice) keeps the bounds on outputs and time but runs kernels unsandboxed, as
+    stock nbgrader does.
     """
     limits = limits or SandboxLimits()
     from nbgrader.converters.autograde import Autograde
@@ -219,8 +223,3 @@ def nbgrader_execute_config(limits: SandboxLimits | None = None, *, sandbox: boo
             manager["course_dir"] = str(course_dir)
         config["SandboxedKernelManager"] = manager
     return config
-
-
-def config_file_text(config: dict[str, dict[str, Any]]) -> str:
-    """``config`` as lines of an ``nbgrader_config.py`` (``c.Section.trait = value``)."""
-    return "".join(f"c.{section}.{trait} = {value!r}\n" for section, traits in config.items() for trait, value in traits.items())

@@ -2,7 +2,8 @@
 
 Only what graded cells import: ``slopegrad``, ``courseplots`` and, from ``autograder``, the
 check API and the problems. Never the golden files, the gradebook, ``source/`` or any other
-instructor-side module: what is not copied cannot be read.
+instructor-side module: what is not copied cannot be read. The student repository
+(``tools/publish``) ships the same selection.
 """
 
 from __future__ import annotations
