@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import doctest
-import json
 import math
 
 import numpy as np
 import pytest
 
-from autograder.compare import verdict_for
-from autograder.golden import expectation, load_assignment
+from autograder.golden import load_assignment
 from autograder.problems import gradient_descent as problems
 from autograder.problems.trajectories import trajectory
-from autograder.records import decode
 from courseplots import VALLEY_HESSIAN, VALLEY_START, valley
 import nbtools
 from chapters import BY_NAME
@@ -38,27 +35,6 @@ def notebook_check_names() -> set[str]:
 
 # ------------------------------------------------------------------------ the reference notebook
 # ----------------------------------------------------------------------------------- golden data
-def test_records_from_a_student_sandbox_pass_the_judge(tmp_path, monkeypatch):
-    """Without golden files (as in the sandbox) visible checks use their inline expected= and
-    hidden ones only record; the judge, outside, then accepts every recorded value."""
-    empty = tmp_path / "no-golden"
-    empty.mkdir()
-    records = tmp_path / "records.jsonl"
-    monkeypatch.setenv("AUTOGRADER_GOLDEN_DIR", str(empty))
-    monkeypatch.setenv("AUTOGRADER_RECORDS", str(records))
-    run = run_in_process(NOTEBOOK)
-    assert run.failed() == {}, {k: repr(v.error) for k, v in run.failed().items()}
-    for grade_id in VISIBLE:
-        assert run.outcomes[grade_id].output.count("passed: ") >= 2, "visible checks compared inline"
-    lines = [json.loads(line) for line in records.read_text().splitlines()]
-    names = [line["check"] for line in lines]
-    assert sorted(names) == sorted(set(names)) and set(names) == notebook_check_names()
-    monkeypatch.delenv("AUTOGRADER_GOLDEN_DIR")
-    for line in lines:
-        verdict = verdict_for(decode(line["value"]), expectation(line["check"], GOLDEN.parent))
-        assert verdict.passed, (line["check"], verdict.message)
-
-
 # ------------------------------------------------------------------------- explicit torch parity
 def test_reference_step_and_loop_equal_torch_sgd(reference):
     import torch

@@ -13,8 +13,7 @@ import pytest
 import torch
 from PIL import Image
 
-from autograder.compare import verdict_for
-from autograder.golden import expectation, load_assignment
+from autograder.golden import load_assignment
 from autograder.mistakes.ch2_momentum import CATALOGUE
 from autograder.problems import momentum as problems
 from autograder.problems.trajectories import trajectory
@@ -105,31 +104,6 @@ def test_the_golden_hints_cover_the_chapters_mistakes():
         for check in checks:
             hints = [v.hint for v in golden[f"{ASSIGNMENT}.{check}"].variants]
             assert CATALOGUE[mistake].hint in hints, (mistake, check)
-
-
-def test_records_from_a_student_sandbox_pass_the_judge(tmp_path, monkeypatch):
-    """Without golden files (as in the sandbox) visible checks use their inline expected= and hidden
-    ones only record; the judge, outside, then accepts every value the reference recorded."""
-    empty = tmp_path / "no-golden"
-    empty.mkdir()
-    records = tmp_path / "records.jsonl"
-    monkeypatch.setenv("AUTOGRADER_GOLDEN_DIR", str(empty))
-    monkeypatch.setenv("AUTOGRADER_RECORDS", str(records))
-    run = run_in_process(NOTEBOOK, replace=FAST)
-    assert run.failed() == {}, {k: repr(v.error) for k, v in run.failed().items()}
-    assert run.outcomes["test_sgd_step_visible"].output.count("passed: ") == 6
-    assert run.outcomes["test_optimal_momentum_visible"].output.count("passed: ") == 2
-    for grade_id in HIDDEN:
-        assert "passed: " not in run.outcomes[grade_id].output, "hidden checks only record in the sandbox"
-    from autograder.records import decode
-
-    lines = [json.loads(line) for line in records.read_text().splitlines()]
-    names = [line["check"] for line in lines]
-    assert sorted(names) == sorted(set(names)) and set(names) == notebook_check_names()
-    monkeypatch.delenv("AUTOGRADER_GOLDEN_DIR")
-    for line in lines:
-        verdict = verdict_for(decode(line["value"]), expectation(line["check"], GOLDEN.parent))
-        assert verdict.passed, (line["check"], verdict.message)
 
 
 # ------------------------------------------------------------------------- explicit torch parity

@@ -15,8 +15,8 @@ import pytest
 
 import nbtools
 from autograder.compare import first_mismatch, variant_tolerance, verdict_for
-from autograder.golden import load_assignment
-from autograder.records import decode
+from autograder.golden import GOLDEN_DIR_ENV, expectation, load_assignment
+from autograder.records import RECORDS_ENV, decode
 from chapters import BY_NAME, CHAPTERS, GOLDEN_DIR, Chapter
 from courseplots.animation import GRADING_VARIABLE
 from nbtools import SOURCE, nbgrader_meta, read, run_in_process
@@ -138,6 +138,31 @@ def test_the_bring_cells_are_the_earlier_chapters_cells_verbatim(chapter):
 
 
 # ----------------------------------------------------------------------------------------- golden data
+@chapters
+def test_records_from_a_student_sandbox_pass_the_judge(chapter, tmp_path, monkeypatch):
+    """Without golden files (as in the sandbox) visible checks compare with their inline ``expected=``
+    and hidden ones only record; the judge, outside, then accepts every value the reference recorded."""
+    empty = tmp_path / "no-golden"
+    empty.mkdir()
+    records = tmp_path / "records.jsonl"
+    monkeypatch.setenv(GOLDEN_DIR_ENV, str(empty))
+    monkeypatch.setenv(RECORDS_ENV, str(records))
+    monkeypatch.setenv(GRADING_VARIABLE, "1")
+    run = run_in_process(chapter.path, replace=chapter.quick())
+    assert {k: repr(v.error) for k, v in run.failed().items()} == {}
+    for grade_id in chapter.visible:
+        assert "passed: " in run.outcomes[grade_id].output, f"{grade_id}: visible checks compare inline"
+    for grade_id in chapter.hidden:
+        assert "passed: " not in run.outcomes[grade_id].output, f"{grade_id}: hidden checks only record"
+    lines = [json.loads(line) for line in records.read_text().splitlines()]
+    names = [line["check"] for line in lines]
+    assert len(names) == len(set(names)) and set(names) == set(load_assignment(GOLDEN_DIR, chapter.assignment))
+    monkeypatch.delenv(GOLDEN_DIR_ENV)
+    for line in lines:
+        verdict = verdict_for(decode(line["value"]), expectation(line["check"], GOLDEN_DIR))
+        assert verdict.passed, (line["check"], verdict.message)
+
+
 @chapters
 def test_golden_covers_exactly_the_notebooks_checks(chapter):
     golden = load_assignment(GOLDEN_DIR, chapter.assignment)
