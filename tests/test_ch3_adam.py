@@ -18,7 +18,7 @@ import torch
 import slopegrad
 from autograder.compare import first_mismatch
 from autograder.mistakes.ch3_adam import CATALOGUE
-from autograder.problems import adaptive
+from autograder.problems import adam as problems
 from autograder.problems.trajectories import trajectory
 from courseplots import VALLEY_HESSIAN, run_on_valley
 from nbtools import SOURCE, nbgrader_meta, read, run_in_process
@@ -48,7 +48,7 @@ def ns(reference):
 
 
 def replay_gradients(make, gradients, start):
-    return adaptive.replay(make, np.asarray(gradients, dtype=float), np.asarray(start, dtype=float))
+    return problems.replay(make, np.asarray(gradients, dtype=float), np.asarray(start, dtype=float))
 
 
 # ================================================================= the reference equals torch
@@ -78,10 +78,10 @@ def test_reference_equals_torch_over_150_steps(ns, name, torch_class, options):
 def test_reference_state_matches_torch_after_first_step(ns):
     for name, torch_class, options in (("Adam", torch.optim.Adam, {"lr": 0.1, "amsgrad": True}),
                                        ("RMSprop", torch.optim.RMSprop, {"lr": 0.1})):
-        mine = adaptive.state_after_first_step(ns[name], options)
-        theirs = adaptive.state_after_first_step(torch_class, options, TORCH)
+        mine = problems.state_after_first_step(ns[name], options)
+        theirs = problems.state_after_first_step(torch_class, options, TORCH)
         assert first_mismatch(mine, theirs, 1e-12, 1e-15) is None
-        assert mine["p0"]["step"] == 1.0 and mine["p3"] == adaptive.NO_STATE
+        assert mine["p0"]["step"] == 1.0 and mine["p3"] == problems.NO_STATE
 
 
 # ===================================================================== the common mistakes
@@ -222,9 +222,9 @@ def test_where_eps_goes(ns):
 
 def test_kingma_ba_heuristic_numbers_and_the_spike(ns):
     assert (1 - B1) > math.sqrt(1 - B2) and round(math.sqrt(1 - B2), 4) == 0.0316
-    assert adaptive.kingma_ba_heuristic(B1, B2) == pytest.approx(3.16, abs=0.005)
-    assert adaptive.kingma_ba_heuristic(0.9, 0.99) == 1.0  # 1 - b1 = sqrt(1 - b2): the "otherwise lr" case
-    spike = adaptive.spike_after_quiet(ns["Adam"], adaptive.SPIKE_OPTIONS)
+    assert problems.kingma_ba_heuristic(B1, B2) == pytest.approx(3.16, abs=0.005)
+    assert problems.kingma_ba_heuristic(0.9, 0.99) == 1.0  # 1 - b1 = sqrt(1 - b2): the "otherwise lr" case
+    spike = problems.spike_after_quiet(ns["Adam"], problems.SPIKE_OPTIONS)
     assert abs(spike[0]) == pytest.approx(3.1622, abs=5e-5)
 
 
@@ -232,18 +232,18 @@ def test_kingma_ba_heuristic_numbers_and_the_spike(ns):
 def test_a_coordinate_that_becomes_active_breaks_the_heuristic(ns):
     """Section 6: 10000 zero gradients, then a constant one: 3.16, 4.25, 4.95, ... up to 6.57 lr at the 12th
     nonzero step (default betas), and up to 2.13 lr with betas (0.9, 0.99), where the heuristic says lr."""
-    ours = adaptive.quiet_then_constant_steps(ns["Adam"])
-    theirs = adaptive.quiet_then_constant_steps(torch.optim.Adam, backend=TORCH)
+    ours = problems.quiet_then_constant_steps(ns["Adam"])
+    theirs = problems.quiet_then_constant_steps(torch.optim.Adam, backend=TORCH)
     for key in ours:
         np.testing.assert_allclose(ours[key], theirs[key], rtol=1e-12)
     default, low_beta2 = ours["lr=0.01"], ours["betas=(0.9, 0.99),lr=0.01"]
     assert [round(x, 2) for x in default[:3]] == [3.16, 4.25, 4.95]
     assert round(default.max(), 2) == 6.57 and int(np.argmax(default)) + 1 == 12
-    assert default.max() > adaptive.kingma_ba_heuristic(B1, B2)
+    assert default.max() > problems.kingma_ba_heuristic(B1, B2)
     assert [round(x, 2) for x in low_beta2[:3]] == [1.0, 1.35, 1.57]
     assert round(low_beta2.max(), 2) == 2.13 and int(np.argmax(low_beta2)) + 1 == 13
-    assert low_beta2.max() > 2 * adaptive.kingma_ba_heuristic(0.9, 0.99)
-    assert set(ours) == {adaptive.label(o) for o in adaptive.QUIET_THEN_CONSTANT_OPTIONS}
+    assert low_beta2.max() > 2 * problems.kingma_ba_heuristic(0.9, 0.99)
+    assert set(ours) == {problems.label(o) for o in problems.QUIET_THEN_CONSTANT_OPTIONS}
 
 
 def _ratio(gradients: np.ndarray) -> float:
@@ -277,17 +277,17 @@ def test_the_largest_step_over_all_gradient_sequences(ns):
         gradients = rng.normal(size=t) * np.exp(rng.normal(scale=3, size=t))
         assert _ratio(gradients) <= largest(t) * (1 + 1e-12)
     # the reference Adam takes exactly these steps (the figure's dots and the hidden check)
-    steps = adaptive.worst_case_steps(ns["Adam"])
-    assert steps == pytest.approx({f"t={t}": largest(t) for t in adaptive.WORST_CASE_LENGTHS}, rel=1e-9)
+    steps = problems.worst_case_steps(ns["Adam"])
+    assert steps == pytest.approx({f"t={t}": largest(t) for t in problems.WORST_CASE_LENGTHS}, rel=1e-9)
     assert round(steps["t=10000"], 2) == 7.27
 
 
 def test_state_sizes(ns):
-    assert adaptive.state_size(ns["Adam"], {"lr": 0.1}) == 2 * 10
-    assert adaptive.state_size(ns["Adam"], {"lr": 0.1, "amsgrad": True}) == 3 * 10
-    assert adaptive.state_size(ns["AdamW"], {"lr": 0.1}) == 2 * 10
-    assert adaptive.state_size(ns["RMSprop"], {"lr": 0.1}) == 10
-    assert adaptive.state_size(ns["Adagrad"], {"lr": 0.1}) == 10
+    assert problems.state_size(ns["Adam"], {"lr": 0.1}) == 2 * 10
+    assert problems.state_size(ns["Adam"], {"lr": 0.1, "amsgrad": True}) == 3 * 10
+    assert problems.state_size(ns["AdamW"], {"lr": 0.1}) == 2 * 10
+    assert problems.state_size(ns["RMSprop"], {"lr": 0.1}) == 10
+    assert problems.state_size(ns["Adagrad"], {"lr": 0.1}) == 10
 
 
 def test_every_optimizer_counts_its_updates_from_one(ns):
@@ -322,10 +322,10 @@ def test_weight_decay_algebra():
 
 def test_decay_demonstration_numbers(ns):
     idle_l2, idle_w, busy_l2, busy_w = {}, {}, {}, {}
-    base = adaptive.decay_demo(ns["AdamW"], weight_decay=0.0)
-    assert np.array_equal(base, adaptive.decay_demo(ns["Adam"], weight_decay=0.0))
+    base = problems.decay_demo(ns["AdamW"], weight_decay=0.0)
+    assert np.array_equal(base, problems.decay_demo(ns["Adam"], weight_decay=0.0))
     for wd in (0.001, 0.01, 0.1):
-        l2, w = adaptive.decay_demo(ns["Adam"], weight_decay=wd), adaptive.decay_demo(ns["AdamW"], weight_decay=wd)
+        l2, w = problems.decay_demo(ns["Adam"], weight_decay=wd), problems.decay_demo(ns["AdamW"], weight_decay=wd)
         idle_l2[wd], idle_w[wd] = l2[-1, 0], w[-1, 0]
         busy_l2[wd], busy_w[wd] = l2[-1, 1] / base[-1, 1], w[-1, 1] / base[-1, 1]
         assert round(idle_l2[wd], 3) == 0.224
@@ -340,7 +340,7 @@ def test_decay_demonstration_numbers(ns):
     # relative to that baseline the decay takes 2% (L2) and 9.5% (AdamW) for wd = 0.1 ...
     assert round(1 - busy_l2[0.1], 2) == 0.02 and round(1 - busy_w[0.1], 3) == 0.095
     # ... and the plotted end values are 0.963 and 0.889: 3.7% and 11% below the start
-    l2, w = adaptive.decay_demo(ns["Adam"], weight_decay=0.1), adaptive.decay_demo(ns["AdamW"], weight_decay=0.1)
+    l2, w = problems.decay_demo(ns["Adam"], weight_decay=0.1), problems.decay_demo(ns["AdamW"], weight_decay=0.1)
     assert (round(l2[-1, 1], 3), round(w[-1, 1], 3)) == (0.963, 0.889)
     assert (round(1 - l2[-1, 1], 3), round(1 - w[-1, 1], 2)) == (0.037, 0.11)
 

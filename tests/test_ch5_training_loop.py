@@ -19,7 +19,7 @@ import slopegrad
 from autograder.compare import verdict_for
 from autograder.golden import GOLDEN_DIR_ENV, expectation, load_assignment
 from autograder.mistakes.ch5_training_loop import CATALOGUE, MEAN, STEP, ZERO
-from autograder.problems import training as P
+from autograder.problems import training_loop as P
 from autograder.records import RECORDS_ENV, decode
 import figures
 import nbtools
@@ -183,7 +183,7 @@ def test_loader_and_split_validate_their_arguments():
 
 # ------------------------------------------------------------------------ the reference notebook
 def test_no_reference_optimizer_is_importable():
-    import autograder.problems.training as module
+    import autograder.problems.training_loop as module
 
     text = Path(module.__file__).read_text()
     for name in ("class SGD", "class Adam", "class StepLR", "def adam_update", "def train("):

@@ -21,7 +21,7 @@ import pytest
 import torch
 
 from autograder.golden import load_assignment
-from autograder.problems import cost
+from autograder.problems import optimizer_cost as problems
 from autograder.problems.trajectories import trajectory
 from courseplots import VALLEY_START, valley_gradient
 import nbtools
@@ -84,7 +84,7 @@ def test_the_released_stubs_raise_and_the_provided_constructor_works():
     """(Every released notebook runs with only its stubs raising: test_release.py.)"""
     stubs = run_in_process(RELEASE / ASSIGNMENT / NOTEBOOK.name, replace=FAST).namespace
     with pytest.raises(NotImplementedError):
-        stubs["state_numbers"](cost.probe_optimizer("visible"))
+        stubs["state_numbers"](problems.probe_optimizer("visible"))
     with pytest.raises(NotImplementedError):
         stubs["Adam"]([Parameter(np.zeros(2))]).step()
     assert stubs["Adam"]([Parameter(np.zeros(2))], lr=0.1).defaults["lr"] == 0.1  # the constructor is provided
@@ -105,7 +105,7 @@ def test_the_checkpoint_checks_are_bit_for_bit():
 # ================================================================ section 2: memory, stated numbers
 def test_state_table_and_the_examples(ns):
     P = 64 * 32 + 32 + 32 * 10 + 10
-    assert P == 2410 == sum(p.data.size for p in cost.mlp().parameters())
+    assert P == 2410 == sum(p.data.size for p in problems.mlp().parameters())
     assert ns["expected_state_numbers"]("adam", P) == 4820 and 4820 * 8 == 38_560
     seven_b = 7 * 10**9
     weights = gradients = seven_b * 4
@@ -409,14 +409,14 @@ def test_the_clip_demo_names_the_parameter(reference):
 # ============================================================== section 5: checkpoints, stated facts
 def test_the_course_state_dicts_are_copies_and_torchs_are_references():
     w = Parameter(np.array([1.0, -2.0]))
-    optimizer = cost.ProbeOptimizer([w], lr=0.1)
-    scheduler = cost.LambdaLR(optimizer, cost.inverse_time)
+    optimizer = problems.ProbeOptimizer([w], lr=0.1)
+    scheduler = problems.LambdaLR(optimizer, problems.inverse_time)
     w.grad = np.array([0.3, -0.1])
     optimizer.step()
     saved, saved_scheduler = optimizer.state_dict(), scheduler.state_dict()
     assert not np.shares_memory(saved["state"][0]["mean"], optimizer.state[w]["mean"])
     assert saved["param_groups"][0]["params"] == [0]
-    fresh = cost.ProbeOptimizer([Parameter(np.zeros(2))], lr=0.1)
+    fresh = problems.ProbeOptimizer([Parameter(np.zeros(2))], lr=0.1)
     fresh.load_state_dict(saved)
     assert not np.shares_memory(next(iter(fresh.state.values()))["mean"], saved["state"][0]["mean"])
     scheduler.step()
@@ -443,11 +443,11 @@ def test_the_aliasing_demo(reference):
 
 def test_lambda_lr_equals_torchs():
     w = Parameter(np.zeros(2))
-    optimizer = cost.ProbeOptimizer([w], lr=0.3)
+    optimizer = problems.ProbeOptimizer([w], lr=0.3)
     p = torch.nn.Parameter(torch.zeros(2))
     torch_optimizer = torch.optim.SGD([p], lr=0.3)
-    for schedule in cost.SCHEDULES.values():
-        ours, theirs = cost.LambdaLR(optimizer, schedule), torch.optim.lr_scheduler.LambdaLR(torch_optimizer, schedule)
+    for schedule in problems.SCHEDULES.values():
+        ours, theirs = problems.LambdaLR(optimizer, schedule), torch.optim.lr_scheduler.LambdaLR(torch_optimizer, schedule)
         for _ in range(8):
             assert ours.get_last_lr() == pytest.approx(theirs.get_last_lr(), rel=1e-15)
             optimizer.step()
@@ -459,9 +459,9 @@ def test_lambda_lr_equals_torchs():
 
 
 def test_probe_optimizer_keeps_two_arrays_per_entry_in_the_parameters_dtype():
-    optimizer = cost.probe_optimizer("visible")
+    optimizer = problems.probe_optimizer("visible")
     for p, state in optimizer.state.items():
-        assert set(state) == {"step", "mean", "peak"} and state["step"] == cost.PROBE_STEPS
+        assert set(state) == {"step", "mean", "peak"} and state["step"] == problems.PROBE_STEPS
         assert state["mean"].dtype == state["peak"].dtype == p.data.dtype
     assert len(optimizer.state) == 3  # the parameter without a gradient has none
 
@@ -476,19 +476,19 @@ def test_resumed_training_is_bit_for_bit_and_weights_only_is_not(reference):
 def test_torch_resumes_bit_for_bit_too_and_our_reference_ends_where_torch_does(ns):
     for run in ("adam", "sgd"):
         assert recorder.torch_resume_report(run) == {"max_abs_difference": 0.0, "resumed_twice_difference": 0.0,
-                                                     "epoch": cost.RESUME_RUNS[run]["at"]}
-    mine = cost.resumed_parameters(ns["save_checkpoint"], ns["load_checkpoint"], ns["Adam"], "adam")
+                                                     "epoch": problems.RESUME_RUNS[run]["at"]}
+    mine = problems.resumed_parameters(ns["save_checkpoint"], ns["load_checkpoint"], ns["Adam"], "adam")
     np.testing.assert_allclose(mine, recorder.torch_resume("adam")["finals"][0], rtol=1e-10, atol=1e-12)
 
 
 def test_load_checkpoint_rejects_another_architecture(ns):
-    model = cost.regression_model(0)
-    optimizer = cost.ProbeOptimizer(list(model.parameters()))
+    model = problems.regression_model(0)
+    optimizer = problems.ProbeOptimizer(list(model.parameters()))
     checkpoint = ns["save_checkpoint"](model, optimizer, None, 0)
     assert checkpoint["scheduler"] is None
-    other = cost.mlp()
+    other = problems.mlp()
     with pytest.raises(ValueError):
-        ns["load_checkpoint"](checkpoint, other, cost.ProbeOptimizer(list(other.parameters())), None)
+        ns["load_checkpoint"](checkpoint, other, problems.ProbeOptimizer(list(other.parameters())), None)
 
 
 # ===================================================================================== benchmark
@@ -572,7 +572,7 @@ def test_a_spike_shrinks_adams_steps_for_hundreds_of_steps(ns):
 
 def test_optimizer_state_dict_numbers_parameters_across_groups():
     a, b, c = (Parameter(np.ones(2)) for _ in range(3))
-    optimizer = cost.ProbeOptimizer([{"params": [a, b]}, {"params": [c], "lr": 0.5}])
+    optimizer = problems.ProbeOptimizer([{"params": [a, b]}, {"params": [c], "lr": 0.5}])
     for p in (a, c):
         p.grad = np.ones(2)
     optimizer.step()

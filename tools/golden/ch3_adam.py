@@ -1,7 +1,7 @@
 """Golden expectations for Chapter 3 (Adam and the adaptive methods), from ``torch.optim`` and closed forms.
 
 Every check of ``source/ch3_adam/adam.ipynb`` is a :class:`Check` of :func:`checks`: the test cell that
-makes it, what a piece of code answers (the problem of :mod:`autograder.problems.adaptive` it runs), its
+makes it, what a piece of code answers (the problem of :mod:`autograder.problems.adam` it runs), its
 tolerance and its general hint. The expected value is that answer from ``torch.optim.Adam``,
 ``AdamW``, ``RMSprop`` and ``Adagrad`` run through the torch backend, or a closed form of the
 chapter (constant gradient, eps = 0, 10 lr for RMSprop's first step, lr/sqrt(t) for Adagrad, the
@@ -29,7 +29,7 @@ import torch
 from autograder.compare import DEFAULT_RTOL, first_mismatch
 from autograder.mistakes import Mistake
 from autograder.mistakes.ch3_adam import CATALOGUE, HINT_ZERO_FOR_MISSING_GRAD
-from autograder.problems import adaptive as problems
+from autograder.problems import adam as problems
 from autograder.problems.backends import SLOPEGRAD, Backend
 
 from .store import spec

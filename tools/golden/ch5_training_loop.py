@@ -1,6 +1,6 @@
 """Golden expectations of Chapter 5 (the training loop), recorded from PyTorch.
 
-Every history check runs the same procedure of :mod:`autograder.problems.training` on PyTorch: the
+Every history check runs the same procedure of :mod:`autograder.problems.training_loop` on PyTorch: the
 slopegrad model's initial weights copied into ``torch.nn.Linear`` layers (float64), the very same
 minibatches (the slopegrad loader's, turned into tensors), ``torch.optim.SGD`` / ``torch.optim.Adam``
 with ``torch.optim.lr_scheduler.StepLR`` / ``ExponentialLR``, and the reference loop written in torch.
@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch.optim import lr_scheduler as torch_schedulers
 
 from autograder.mistakes.ch5_training_loop import CATALOGUE
-from autograder.problems import training as P
+from autograder.problems import training_loop as P
 from slopegrad.data import DataLoader
 from slopegrad.nn import Linear, ReLU, Sequential
 
@@ -123,7 +123,7 @@ TORCH_CLASSES = {  # the notebook's classes -> torch's
 
 @dataclass(frozen=True)
 class Run:
-    """A run of :data:`autograder.problems.training.RUNS` with the classes a graded cell names."""
+    """A run of :data:`autograder.problems.training_loop.RUNS` with the classes a graded cell names."""
 
     name: str
     optimizer: str  # a class of the notebook's namespace (TORCH_CLASSES)

@@ -1,7 +1,7 @@
 """Golden expectations of Chapter 6 (what optimizers cost), from PyTorch and closed forms.
 
 * Clipping: ``torch.nn.utils.clip_grad_norm_`` on exactly the gradients of
-  :mod:`autograder.problems.cost` (float64 and float32, ``None`` gradients, ``inf`` and ``nan``,
+  :mod:`autograder.problems.optimizer_cost` (float64 and float32, ``None`` gradients, ``inf`` and ``nan``,
   a generator, a single tensor); a custom ``eps`` (which torch does not take) from torch's own
   formula with eps as an argument, and the message that names the offending parameter (torch's does not).
 * State accounting: the elements and bytes of ``torch.optim.SGD`` / ``Adam`` state (the ``step``
@@ -31,7 +31,7 @@ from torch.optim import lr_scheduler as torch_schedulers
 
 from autograder.compare import DEFAULT_ATOL, DEFAULT_RTOL, first_mismatch
 from autograder.mistakes.ch6_optimizer_cost import CATALOGUE, HINT_NOT_IN_PLACE
-from autograder.problems import cost as P
+from autograder.problems import optimizer_cost as P
 from slopegrad.nn import Linear, Tanh
 
 from .store import spec
@@ -114,7 +114,7 @@ def torch_train(model, optimizer, scheduler, start: int, stop: int, dtype) -> No
 
 
 def torch_resume(run: str) -> dict[str, Any]:
-    """:func:`autograder.problems.cost.resume_run` on PyTorch, checkpoints made of its own state dicts."""
+    """:func:`autograder.problems.optimizer_cost.resume_run` on PyTorch, checkpoints made of its own state dicts."""
     spec_ = P.RESUME_RUNS[run]
     dtype = np.dtype(spec_["dtype"])
 
@@ -171,7 +171,7 @@ def torch_error_report(case: dict[str, Any]) -> dict[str, Any]:
 
 
 def torch_measured_state() -> dict[str, Any]:
-    """:func:`autograder.problems.cost.measured_state` on torch.optim's own state, counted."""
+    """:func:`autograder.problems.optimizer_cost.measured_state` on torch.optim's own state, counted."""
     expected = {}
     for run_name, run in P.MEASURED.items():
         torch_class = TORCH_OPTIMIZERS[run["optimizer"]]
