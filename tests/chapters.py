@@ -8,7 +8,10 @@ chapter the same way and each chapter's own test module reads its sets from here
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
+
+import pytest
 
 import nbtools
 from nbtools import ROOT, SOURCE
@@ -53,6 +56,16 @@ class Chapter:
         last_test = max(index for index, (_, cell) in enumerate(cells) if nbtools.is_test_cell(cell))
         after = {key for key, cell in cells[last_test + 1:] if "uses-solution" in cell.metadata.get("tags", [])}
         return {key: "pass" for key in self.drawing | after}
+
+    def code_cells(self) -> dict:
+        return nbtools.code_cells(self.path)
+
+    def cell_source(self, grade_id: str) -> str:
+        return nbtools.cell_source(self.path, grade_id)
+
+    def markdown(self) -> str:
+        """All the notebook's prose, in order."""
+        return "\n".join(cell.source for cell in nbtools.read(self.path).cells if cell.cell_type == "markdown")
 
     def check_names(self) -> set[str]:
         return set(nbtools.check_names(self.path, self.assignment, pattern=self.name_pattern))
@@ -104,3 +117,18 @@ CHAPTERS = [
             drawing=_cells("bandwidth", "memory_figure", "timing_figure", "precision_figure", "clip_demo")),
 ]
 BY_NAME = {c.assignment: c for c in CHAPTERS}
+
+
+def reference_run(chapter: Chapter) -> nbtools.Run:
+    """The chapter's reference notebook run in process, as a graded kernel runs it (no animation
+    frames), once per test process: the tests read it and never change it."""
+    return _reference_run(chapter.assignment)
+
+
+@cache
+def _reference_run(assignment: str) -> nbtools.Run:
+    from courseplots.animation import GRADING_VARIABLE
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(GRADING_VARIABLE, "1")
+        return nbtools.run_in_process(BY_NAME[assignment].path)

@@ -27,3 +27,17 @@ def demo_course() -> Path:
     from test_dashboard_data import graded_demo
 
     return graded_demo()
+
+
+@pytest.fixture(scope="module")
+def reference(request):
+    """The reference notebook of the test module's chapter (its ``CHAPTER``), run once per process."""
+    from chapters import reference_run
+
+    return reference_run(request.module.CHAPTER)
+
+
+@pytest.fixture(scope="module")
+def ns(reference) -> dict:
+    """What the reference notebook defines."""
+    return reference.namespace

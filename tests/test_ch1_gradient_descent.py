@@ -12,9 +12,8 @@ from autograder.golden import load_assignment
 from autograder.problems import gradient_descent as problems
 from autograder.problems.trajectories import trajectory
 from courseplots import VALLEY_HESSIAN, VALLEY_START, valley
-import nbtools
 from chapters import BY_NAME
-from nbtools import SOURCE, run_in_process
+from nbtools import SOURCE
 from slopegrad.nn import Parameter
 
 ASSIGNMENT = "ch1_gradient_descent"
@@ -22,16 +21,6 @@ NOTEBOOK = SOURCE / ASSIGNMENT / "gradient_descent.ipynb"
 CHAPTER = BY_NAME[ASSIGNMENT]  # its test cells, exercises and points: tests/chapters.py
 VISIBLE, EXERCISES = CHAPTER.visible, CHAPTER.exercises
 GOLDEN = NOTEBOOK.parents[2] / "autograder" / "golden" / f"{ASSIGNMENT}.json"
-
-@pytest.fixture(scope="module")
-def reference():
-    run = run_in_process(NOTEBOOK)
-    return run
-
-
-def notebook_check_names() -> set[str]:
-    return set(nbtools.check_names(NOTEBOOK, ASSIGNMENT))
-
 
 # ------------------------------------------------------------------------ the reference notebook
 # ----------------------------------------------------------------------------------- golden data

@@ -35,14 +35,6 @@ FAST = {"animation": "pass"}  # the animation takes seconds and no check depends
 
 
 @pytest.fixture(scope="module")
-def reference():
-    # The animation's frames are drawn once, by its own test; here the graded-run switch skips them.
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(GRADING_VARIABLE, "1")
-        return run_in_process(NOTEBOOK)
-
-
-@pytest.fixture(scope="module")
 def SGD(reference):
     return reference.namespace["SGD"]
 
@@ -50,18 +42,6 @@ def SGD(reference):
 @pytest.fixture(scope="module")
 def optimal_momentum(reference):
     return reference.namespace["optimal_momentum"]
-
-
-def notebook_check_names() -> set[str]:
-    return set(nbtools.check_names(NOTEBOOK, ASSIGNMENT))
-
-
-def cell_source(grade_id: str) -> str:
-    return nbtools.cell_source(NOTEBOOK, grade_id)
-
-
-def code_cells() -> dict:
-    return nbtools.code_cells(NOTEBOOK)
 
 
 # ------------------------------------------------------------------------ the reference notebook
@@ -289,7 +269,7 @@ def test_the_sutskever_form_passes_while_lr_is_constant():
         assert run.outcomes[grade_id].passed
     assert "first_buffers" in str(run.outcomes["test_sgd_dampening_nesterov_hidden"].error)
     skipping_buffers = {**SUTSKEVER, **FAST,
-                        "test_sgd_step_visible": cell_source("test_sgd_step_visible").replace(
+                        "test_sgd_step_visible": CHAPTER.cell_source("test_sgd_step_visible").replace(
                             'check("ch2_momentum.visible_first_buffer"', '(lambda *args, **kwargs: None)("skipped"')}
     run = run_in_process(NOTEBOOK, replace=skipping_buffers)
     for name in ("plain_steps", "momentum_steps", "nesterov_steps", "unused_parameter"):
@@ -517,7 +497,7 @@ def test_the_sutskever_demonstration(reference):
 
 
 def test_the_animation_is_legible_self_contained_and_moves(reference, monkeypatch):
-    source = code_cells()["animation"].source
+    source = CHAPTER.code_cells()["animation"].source
     assert source.strip().endswith("animate_paths(rolling)  # one frame per step, drawn by courseplots into a player that needs no network")
     assert len(source.splitlines()) <= 6 and "<style>" not in source and "re.sub" not in source  # no player plumbing
     rolling = reference.namespace["rolling"]
@@ -540,7 +520,7 @@ def test_the_animation_is_legible_self_contained_and_moves(reference, monkeypatc
     with pytest.raises(ValueError, match="same number"):
         monkeypatch.delenv(GRADING_VARIABLE)
         animate_paths({"a": np.zeros((3, 2)), "b": np.zeros((4, 2))})
-    assert "uses-solution" not in code_cells()["animation"].metadata.get("tags", [])
+    assert "uses-solution" not in CHAPTER.code_cells()["animation"].metadata.get("tags", [])
 
 
 def heavy_ball_roots(alpha, beta, lam):
@@ -799,7 +779,7 @@ def test_the_book_redraws_the_chapter_when_the_explorer_script_changes():
     """The chapter's cached execution is keyed by the files it imports: the explorer's script is one."""
     from tools.book import render
 
-    dependencies = render.local_dependencies(ROOT, code_cells()["momentum_explorer"].source + "\nimport courseplots")
+    dependencies = render.local_dependencies(ROOT, CHAPTER.code_cells()["momentum_explorer"].source + "\nimport courseplots")
     assert ROOT / "courseplots" / "momentum_explorer.js" in dependencies
     assert ROOT / "courseplots" / "explorer.py" in dependencies
 

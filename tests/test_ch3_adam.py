@@ -21,30 +21,16 @@ from autograder.mistakes.ch3_adam import CATALOGUE
 from autograder.problems import adam as problems
 from autograder.problems.trajectories import trajectory
 from courseplots import VALLEY_HESSIAN, run_on_valley
-from nbtools import SOURCE, nbgrader_meta, read, run_in_process
+from chapters import BY_NAME
 from slopegrad.nn import Parameter
 from tools.golden import ch3_adam as golden_module
 
-NOTEBOOK = SOURCE / "ch3_adam" / "adam.ipynb"
+CHAPTER = BY_NAME["ch3_adam"]  # its test cells, exercises and points: tests/chapters.py
+NOTEBOOK = CHAPTER.path
 B1, B2 = 0.9, 0.999
 
 TORCH = golden_module.TORCH
 torch.set_default_dtype(torch.float64)
-
-
-def cell_sources() -> dict[str, str]:
-    return {nbgrader_meta(c).get("grade_id"): c.source for c in read(NOTEBOOK).cells if nbgrader_meta(c).get("grade_id")}
-
-
-@pytest.fixture(scope="module")
-def reference():
-    run = run_in_process(NOTEBOOK)
-    return run
-
-
-@pytest.fixture(scope="module")
-def ns(reference):
-    return reference.namespace
 
 
 def replay_gradients(make, gradients, start):
@@ -350,7 +336,7 @@ def test_torch_adamw_is_adam_with_a_flag_and_ours_is_built_by_composition(ns):
     assert torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))]).param_groups[0]["decoupled_weight_decay"] is True
     assert issubclass(ns["AdamW"], ns["Adam"])
     # AdamW.step calls adam_update and does none of the moment arithmetic itself
-    tree = ast.parse(cell_sources()["adamw"])
+    tree = ast.parse(CHAPTER.cell_source("adamw"))
     step = next(n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == "step")
     calls = {n.func.id for n in ast.walk(step) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
     names = {n.attr for n in ast.walk(step) if isinstance(n, ast.Attribute)} | {

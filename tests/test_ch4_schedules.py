@@ -42,29 +42,6 @@ FAST = {grade_id: "pass" for grade_id in FIGURES}  # no check depends on the fig
 ON_TORCH = recorder.ON_TORCH
 
 
-@pytest.fixture(scope="module")
-def reference():
-    run = run_in_process(NOTEBOOK)
-    return run
-
-
-@pytest.fixture(scope="module")
-def ns(reference):
-    return reference.namespace
-
-
-def notebook_check_names() -> set[str]:
-    return set(nbtools.check_names(NOTEBOOK, ASSIGNMENT))
-
-
-def cell_source(grade_id: str) -> str:
-    return nbtools.cell_source(NOTEBOOK, grade_id)
-
-
-def code_cells() -> dict:
-    return nbtools.code_cells(NOTEBOOK)
-
-
 def torch_sequence(make, epochs=problems.EPOCHS, base_lrs=problems.BASE_LRS, **kwargs):
     return problems.lr_sequence(make, epochs, base_lrs, **ON_TORCH, **kwargs)
 
@@ -112,7 +89,7 @@ def test_the_inline_expectations_equal_the_golden_ones():
     """What a visible test shows students (expected=...) is what torch gives."""
     golden = load_assignment(GOLDEN.parent, ASSIGNMENT)
     for grade_id in VISIBLE:
-        source = cell_source(grade_id)
+        source = CHAPTER.cell_source(grade_id)
         found = re.findall(r'check\("(' + ASSIGNMENT + r'\.\w+)", \w+, expected=(.+)\)$', source, re.M)
         assert len(found) >= 2, grade_id
         for name, expected in found:
@@ -430,13 +407,9 @@ def test_the_training_curves_the_narrative_describes(ns):
     assert np.all(constant_slow[1:-1] > constant_fast[1:-1]) and constant_slow[-1] < constant_fast[-1]
     assert (f"{constant_slow[-1]:.2e}", f"{constant_fast[-1]:.2e}") == ("3.68e-03", "5.78e-03")
     assert (f"{np.min(constant_fast[5:]):.0e}", f"{np.max(constant_fast[5:]):.0e}") == ("2e-04", "6e-03")
-    text = markdown_text()
+    text = CHAPTER.markdown()
     assert "(3.68e-3 against 5.78e-3)" in text and "between about 2e-4 and 6e-3 from epoch 5" in text
     assert "has not caught up" not in text
-
-
-def markdown_text() -> str:
-    return "\n".join(cell.source for cell in read(NOTEBOOK).cells if cell.cell_type == "markdown")
 
 
 @pytest.mark.parametrize("grade_id", ["plot_training", "noisy_quadratic", "plot_noise_schedules"])
@@ -444,7 +417,7 @@ def test_no_legend_covers_a_curve(ns, grade_id):
     """The legend is outside the axes, or inside without a drawn point under it."""
     import matplotlib.pyplot as plt
 
-    fig, _ = figures.draw_cell(cell_source(grade_id), ns, grade_id)
+    fig, _ = figures.draw_cell(CHAPTER.cell_source(grade_id), ns, grade_id)
     try:
         (ax,) = fig.axes
         assert figures.lines_under(ax.get_legend().get_window_extent(), ax) == [], grade_id
@@ -455,7 +428,7 @@ def test_no_legend_covers_a_curve(ns, grade_id):
 def test_result_tables_are_tables(reference):
     """Printed rows wider than the page were cut off in the book: results come as Table objects."""
     for grade_id in ("plot_training", "noisy_quadratic", "plot_noise_schedules"):
-        source = cell_source(grade_id)
+        source = CHAPTER.cell_source(grade_id)
         assert "display(Table(" in source and "print(" not in source, grade_id
         assert "----" in reference.outcomes[grade_id].output  # the text form of the table
 
@@ -515,7 +488,7 @@ def test_the_noise_floor_formula_is_the_fixed_point_of_the_variance_recursion(ns
     assert noise_floor(1.999) > 1000
     assert [f"{noise_floor(lr):.4f}" for lr in (0.5, 0.1, 0.02)] == ["0.3333", "0.0526", "0.0101"]
     assert round(noise_floor(0.1) / noise_floor(0.02)) == 5
-    text = markdown_text()
+    text = CHAPTER.markdown()
     assert "$0.3333$, $0.0526$ and $0.0101$" in text and "about five times more steps" in text
 
 
@@ -585,7 +558,7 @@ def test_the_robbins_monro_runs_the_narrative_describes(ns):
     constant, step, harmonic, summable = (exact[name] for name in lrs)
     # StepLR makes the very same steps as the constant rate until its first decay (the figure draws one inside the other)
     np.testing.assert_array_equal(runs_by_name["StepLR(step_size=500, gamma=0.1) from 0.1"][:501], runs_by_name["constant 0.1"][:501])
-    assert "until its first decay, at step 500, it makes the very same steps" in markdown_text()
+    assert "until its first decay, at step 500, it makes the very same steps" in CHAPTER.markdown()
     assert 9 * 0.81 ** 50 < 0.01 * floor and abs(constant[50] / floor - 1) < 0.01  # at its floor from about step 50
     assert (f"{ns['noise_floor'](0.01):.1e}", f"{ns['noise_floor'](0.001):.1e}") == ("5.0e-03", "5.0e-04")
     assert abs(step[1000] / ns["noise_floor"](0.01) - 1) < 0.01  # settled within the first decayed stage
@@ -603,10 +576,10 @@ def test_the_robbins_monro_runs_the_narrative_describes(ns):
     # the Robbins-Monro sums of the harmonic rates: the partial sums grow like log k, their squares converge
     # StepLR(500, 0.1) from 0.1 continued forever: a geometric series of rates, 0.1 * 500 / (1 - 0.1)
     step_sum = sum(0.1 * 0.1 ** (k // 500) for k in range(500 * 40))
-    assert f"{step_sum:.1f}" == f"{0.1 * 500 / (1 - 0.1):.1f}" == "55.6" and "about 55.6" in markdown_text()
+    assert f"{step_sum:.1f}" == f"{0.1 * 500 / (1 - 0.1):.1f}" == "55.6" and "about 55.6" in CHAPTER.markdown()
     harmonic_rates = 1 / np.arange(1, 10 ** 6 + 1)
     assert harmonic_rates.sum() > 14 and (harmonic_rates ** 2).sum() < math.pi ** 2 / 6
-    text = markdown_text()
+    text = CHAPTER.markdown()
     for stated in ("$5.0\\cdot10^{-3}$", "$2.2\\cdot10^{-3}$", "$2.0\\cdot10^{-3}$", "whose variance is $\\sigma^2/k$", "$5\\cdot 10^{-4}$ at step 2,000",
                    "a hundred times", "floor $5.0\\cdot10^{-4}$", "four times below `StepLR`", "\\approx 1.07$", "add up to about 1.05", "about $0.34$",
                    "only about 1.05"):

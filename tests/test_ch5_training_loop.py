@@ -22,7 +22,6 @@ from autograder.mistakes.ch5_training_loop import CATALOGUE, MEAN, STEP, ZERO
 from autograder.problems import training_loop as P
 from autograder.records import RECORDS_ENV, decode
 import figures
-import nbtools
 from chapters import BY_NAME
 from nbtools import RELEASE, ROOT, SOURCE, nbgrader_meta, read, run_in_process
 from slopegrad.data import DIGITS_PATH, DataLoader, load_digits, train_test_split
@@ -42,35 +41,8 @@ FAST = {FIGURE: "pass"}  # the comparison figure takes seconds and no check depe
 
 
 @pytest.fixture(scope="module")
-def reference():
-    run = run_in_process(NOTEBOOK)
-    return run
-
-
-@pytest.fixture(scope="module")
-def ns(reference):
-    return reference.namespace
-
-
-@pytest.fixture(scope="module")
 def split():
     return P.digits_split()
-
-
-def cell_source(grade_id: str, path: Path = NOTEBOOK) -> str:
-    return nbtools.cell_source(path, grade_id)
-
-
-def code_cells() -> dict:
-    return nbtools.code_cells(NOTEBOOK)
-
-
-def notebook_check_names() -> set[str]:
-    return set(nbtools.check_names(NOTEBOOK, ASSIGNMENT, pattern=r'"({name})"'))
-
-
-def markdown() -> str:
-    return "\n".join(cell.source for cell in read(NOTEBOOK).cells if cell.cell_type == "markdown")
 
 
 # ------------------------------------------------------------------------------------ the data
@@ -241,7 +213,7 @@ def test_golden_histories_use_a_float64_tolerance_and_the_bars_are_ranges():
 def test_the_inline_expectations_equal_the_golden_ones():
     golden = load_assignment(GOLDEN.parent, ASSIGNMENT)
     for cell in ("test_train_visible", "test_optimizers_visible"):
-        source = cell_source(cell)
+        source = CHAPTER.cell_source(cell)
         for name, literal in re.findall(r'"(' + ASSIGNMENT + r'\.\w+)",\s*result\["history"\],\s*expected=(\{.*?\}),', source, re.S):
             inline = eval(literal)  # our own notebook's literal
             spec = golden[name]
@@ -355,7 +327,7 @@ def test_problem_runners_report_crashes_but_let_stubs_raise(ns):
 # Here: loops written differently but right, which must pass everything, and the one mistake that
 # breaks an ungraded cell too.
 def solution() -> str:
-    return cell_source("train")
+    return CHAPTER.cell_source("train")
 
 
 def edit(*pairs: tuple[str, str]) -> str:
@@ -390,8 +362,8 @@ def test_correct_variants_of_the_loop_pass_everything(variant):
 def test_a_wrong_optimizer_fails_only_the_cells_that_use_it():
     """eps inside the square root (a Chapter 3 mistake): the loop's own tests pass, Adam's histories do not,
     and the hint points at the optimizers; the bars still pass (it trains well enough)."""
-    wrong = cell_source("bring_adam_update").replace("(np.sqrt(v_hat) + eps)", "np.sqrt(v_hat + eps)")
-    assert wrong != cell_source("bring_adam_update")
+    wrong = CHAPTER.cell_source("bring_adam_update").replace("(np.sqrt(v_hat) + eps)", "np.sqrt(v_hat + eps)")
+    assert wrong != CHAPTER.cell_source("bring_adam_update")
     run = run_in_process(NOTEBOOK, replace={"bring_adam_update": wrong, **FAST})
     assert set(run.failed()) == {"test_optimizers_visible", "test_train_optimizers_hidden"}
     for outcome in run.failed().values():
@@ -441,7 +413,7 @@ def test_the_judge_names_the_demo_class_mistakes_from_sandbox_records(wrong, tmp
         record = json.loads(line)
         verdicts[record["check"]] = verdict_for(decode(record["value"]), expectation(record["check"], GOLDEN.parent))
     for cell in VISIBLE | HIDDEN:
-        failed = [verdicts[n] for n in re.findall(r'"(' + ASSIGNMENT + r'\.\w+)"', cell_source(cell)) if not verdicts[n].passed]
+        failed = [verdicts[n] for n in re.findall(r'"(' + ASSIGNMENT + r'\.\w+)"', CHAPTER.cell_source(cell)) if not verdicts[n].passed]
         assert bool(failed) == (cell in wrong.loses), cell
         if failed:
             assert wrong.hint in {v.hint for v in failed}, cell
@@ -449,7 +421,7 @@ def test_the_judge_names_the_demo_class_mistakes_from_sandbox_records(wrong, tmp
 
 # ------------------------------------------------------------------- what the narrative states
 def test_the_numbers_of_sections_1_to_3(ns, split):
-    text = markdown()
+    text = CHAPTER.markdown()
     x, y = load_digits()
     assert x.shape == (1797, 64) and x.min() == 0 and x.max() == 16 and np.array_equal(x, np.round(x))
     counts = np.bincount(y)
@@ -500,7 +472,7 @@ def test_the_provided_evaluate_counts_correct_argmaxes_without_a_graph(ns):
 
 
 def test_the_numbers_of_sections_5_and_6(ns, split):
-    text = markdown()
+    text = CHAPTER.markdown()
     # StepLR(step_size=2, gamma=0.5) stepped after each of 45 batches: 22 halvings, 2^-22 ~ 2.4e-7
     w = Parameter(np.zeros(1))
     optimizer = P.PlainSGD([w], lr=1.0)
@@ -529,12 +501,12 @@ def test_the_numbers_of_sections_5_and_6(ns, split):
     loader = DataLoader(split[0][:256], split[2][:256], batch_size=32, shuffle=True, seed=0)
     history = ns["train"](model, loader, optimizer, scheduler, 3)
     assert history["lr"] == [0.5, 0.25, 0.125] and [round(v, 4) for v in history["loss"]] == [2.2745, 2.0834, 1.9356]
-    assert "[2.2745, 2.0834, 1.9356]" in cell_source("train")
+    assert "[2.2745, 2.0834, 1.9356]" in CHAPTER.cell_source("train")
 
 
 def test_the_sweep_of_section_7(ns):
     """Every number the sweep's narrative states, from the runs the figure draws."""
-    text = markdown()
+    text = CHAPTER.markdown()
     lrs, names = ns["SWEEP_LRS"], list(ns["OPTIMIZERS"])
     assert lrs == [0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0] and names == ["SGD", "momentum", "Adam"]
     assert ns["SWEEP_EPOCHS"] == 3 and ns["MOMENTUM"] == 0.9 and 3 * 45 == 135
@@ -605,7 +577,7 @@ def test_the_sweep_of_section_7(ns):
 def test_the_sweep_figure_has_its_legends_clear_of_the_data_and_the_results_in_a_table(ns, reference):
     import matplotlib.pyplot as plt
 
-    source = cell_source(FIGURE)
+    source = CHAPTER.cell_source(FIGURE)
     assert "display(Table(" in source and "print(" not in source  # printed rows were cut off in the book
     assert "----" in reference.outcomes[FIGURE].output  # the text form of the table
     # the figure only, from the sweep already run (the lines that train are left out)
@@ -627,6 +599,6 @@ def test_the_sweep_figure_has_its_legends_clear_of_the_data_and_the_results_in_a
 
 def test_the_sweeps_cost_is_bounded():
     """The book executes this notebook: the sweep stays at 21 runs of 3 epochs, 63 epochs in all."""
-    source = cell_source(FIGURE)
+    source = CHAPTER.cell_source(FIGURE)
     assert "SWEEP_EPOCHS = 3" in source and "SWEEP_LRS = [0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0]" in source
     assert source.count("learning_curves(") == 2  # the definition and the one call per (optimizer, rate)

@@ -26,7 +26,7 @@ from autograder.problems.trajectories import trajectory
 from courseplots import VALLEY_START, valley_gradient
 import nbtools
 from chapters import BY_NAME
-from nbtools import RELEASE, ROOT, SOURCE, nbgrader_meta, read, run_in_process
+from nbtools import RELEASE, ROOT, SOURCE, nbgrader_meta, run_in_process
 from slopegrad.nn import Parameter
 from tools.golden import ch6_optimizer_cost as recorder
 
@@ -42,38 +42,11 @@ FIGURES = {"memory_figure", "timing_figure", "precision_figure", "clip_demo", "r
 FAST = {grade_id: "pass" for grade_id in FIGURES | {"bandwidth"}}  # no check depends on them
 
 
-@pytest.fixture(scope="module")
-def reference():
-    run = run_in_process(NOTEBOOK)
-    return run
-
-
-@pytest.fixture(scope="module")
-def ns(reference):
-    return reference.namespace
-
-
-def code_cells() -> dict:
-    return nbtools.code_cells(NOTEBOOK)
-
-
-def cell_source(grade_id: str) -> str:
-    return nbtools.cell_source(NOTEBOOK, grade_id)
-
-
-def notebook_check_names() -> list[str]:
-    return nbtools.check_names(NOTEBOOK, ASSIGNMENT)
-
-
-def markdown() -> str:
-    return "\n".join(cell.source for cell in read(NOTEBOOK).cells if cell.cell_type == "markdown")
-
-
 # ============================================================================ the reference notebook
 def stubbed() -> dict[str, str]:
     """Every solution cell as nbgrader releases it: each solution region replaced by a raising stub."""
     stubs = {}
-    for grade_id, cell in code_cells().items():
+    for grade_id, cell in CHAPTER.code_cells().items():
         if nbgrader_meta(cell).get("solution"):
             stubs[grade_id] = re.sub(r"### BEGIN SOLUTION\n.*?### END SOLUTION", "raise NotImplementedError()",
                                      cell.source, flags=re.S)
@@ -155,7 +128,7 @@ def test_tracemalloc_measures_8_16_24_bytes_per_parameter_and_a_higher_peak(ns):
 
 def test_the_memory_figure_helper_shows_the_per_tensor_overhead(ns):
     namespace = dict(ns)
-    exec(compile(cell_source("memory_figure").split("memory_runs = {")[0], "memory_figure", "exec"), namespace)
+    exec(compile(CHAPTER.cell_source("memory_figure").split("memory_runs = {")[0], "memory_figure", "exec"), namespace)
     retained, peak = namespace["first_step_memory"](lambda ps: ns["Adam"](ps, lr=0.1), 1000)
     assert retained > 16 * 1000 and peak > retained
 
@@ -173,7 +146,7 @@ def test_adam_reads_four_arrays_and_writes_three(ns):
     assert changed == {"p": True, "m": True, "v": True}
     assert [k for k, v in state.items() if isinstance(v, np.ndarray)] == ["exp_avg", "exp_avg_sq"]
     assert ns["ADAM_BYTES_PER_PARAMETER"] == (4 + 3) * 4 == 28 and (4 + 3) * 8 == 56
-    assert "28 bytes per parameter in float32" in markdown().replace("**", "")
+    assert "28 bytes per parameter in float32" in CHAPTER.markdown().replace("**", "")
 
 
 def test_the_reference_adam_update_makes_33_passes():
@@ -240,7 +213,7 @@ def test_one_call_over_the_flat_array_allocates_model_sized_temporaries_and_bloc
     import tracemalloc
 
     namespace = dict(ns)
-    exec(compile(cell_source("timing_figure").split("BLOCK = 16384")[0], "timing", "exec"), namespace)
+    exec(compile(CHAPTER.cell_source("timing_figure").split("BLOCK = 16384")[0], "timing", "exec"), namespace)
 
     def peak(make):
         optimizer = make(namespace["parameters_in_tensors"](10**6))
@@ -304,7 +277,7 @@ def test_float32_spacings_and_the_stalled_weight(ns):
         assert weight + np.float32(1.02 * threshold * weight) != weight
     assert (round(2.0**-25, 8), round(2.0**-24, 8)) == (3e-8, 6e-8)
     namespace = dict(ns)
-    exec(compile(cell_source("precision_figure").split("path64, path32 =")[0], "precision", "exec"), namespace)
+    exec(compile(CHAPTER.cell_source("precision_figure").split("path64, path32 =")[0], "precision", "exec"), namespace)
     moved64, moved32 = namespace["tiny_steps"](np.float64), namespace["tiny_steps"](np.float32)
     assert round(moved64[-1], 8) == 1.0e-6 and moved32[-1] == 0.0 and np.all(moved32 == 0)
 
@@ -317,7 +290,7 @@ def test_float16_loses_eps_and_the_second_moment():
 
 def test_float32_and_float64_adam_on_the_valley(ns):
     namespace = dict(ns)
-    exec(compile(cell_source("precision_figure").split("path64, path32 =")[0], "precision", "exec"), namespace)
+    exec(compile(CHAPTER.cell_source("precision_figure").split("path64, path32 =")[0], "precision", "exec"), namespace)
     path64, path32 = namespace["adam_on_valley"](np.float64), namespace["adam_on_valley"](np.float32)
     assert np.array_equal(path64[0], VALLEY_START)
     gap = np.abs(path32 - path64).max()

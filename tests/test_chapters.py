@@ -9,7 +9,6 @@ from __future__ import annotations
 import importlib
 import json
 import re
-from functools import cache
 
 import pytest
 
@@ -17,7 +16,7 @@ import nbtools
 from autograder.compare import first_mismatch, variant_tolerance, verdict_for
 from autograder.golden import GOLDEN_DIR_ENV, expectation, load_assignment
 from autograder.records import RECORDS_ENV, decode
-from chapters import BY_NAME, CHAPTERS, GOLDEN_DIR, Chapter
+from chapters import CHAPTERS, GOLDEN_DIR, Chapter, reference_run
 from courseplots.animation import GRADING_VARIABLE
 from nbtools import SOURCE, nbgrader_meta, read, run_in_process
 
@@ -28,21 +27,9 @@ LOCKED_META = {"grade": False, "solution": False, "locked": True, "schema_versio
 ABSOLUTE_PATH = re.compile(r"""["'](/[a-z]+)+/""")  # a folder of the author's machine in a string
 
 
-def reference(chapter: Chapter) -> nbtools.Run:
-    """The reference notebook run in process, as a graded kernel runs it (no animation frames)."""
-    return _reference(chapter.assignment)
-
-
-@cache
-def _reference(assignment: str) -> nbtools.Run:
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(GRADING_VARIABLE, "1")
-        return run_in_process(BY_NAME[assignment].path)
-
-
 def passed_checks(chapter: Chapter) -> list[str]:
     """The name of every check the reference run passed, in order (with repeats)."""
-    return [name for outcome in reference(chapter).tests(chapter.path).values()
+    return [name for outcome in reference_run(chapter).tests(chapter.path).values()
             for name in re.findall(r"^passed: (.+)$", outcome.output, re.M)]
 
 
@@ -63,7 +50,7 @@ chapters = pytest.mark.parametrize("chapter", CHAPTERS, ids=str)
 # ---------------------------------------------------------------------------- the reference notebook
 @chapters
 def test_reference_notebook_passes_every_cell_and_every_check(chapter):
-    run = reference(chapter)
+    run = reference_run(chapter)
     assert {k: repr(v.error) for k, v in run.failed().items()} == {}
     tests = run.tests(chapter.path)
     assert set(tests) == chapter.tests
