@@ -1,8 +1,9 @@
 """Golden expectations for Chapter 2 (momentum), recorded from ``torch.optim.SGD`` and closed forms.
 
-Every check of ``source/ch2_momentum/momentum.ipynb`` has an entry in :data:`CHECKS`: the problem
-its test cell runs (from :mod:`autograder.problems.momentum`), the right value and the general
-hint. The right value of an ``SGD`` check is the same problem run through ``torch.optim.SGD``
+Every check of ``source/ch2_momentum/momentum.ipynb`` is a row of :data:`CHECKS` (a
+:class:`tools.golden.table.Check`): the problem its test cell runs (from
+:mod:`autograder.problems.momentum`), the right value and the general hint. The right value of an
+``SGD`` check is the same problem run through ``torch.optim.SGD``
 (:data:`tools.golden.torch_backend.TORCH`); the optimal-momentum numbers are closed forms. The
 variants are the same problem run through the reference solution with each of the chapter's
 common mistakes made (:mod:`autograder.mistakes.ch2_momentum`), so a failing check can name the
@@ -12,18 +13,17 @@ mistake, and each variant is exactly what a student who made it records.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
 import torch
 
-from autograder.compare import DEFAULT_ATOL, DEFAULT_RTOL
 from autograder.mistakes.ch2_momentum import CATALOGUE, HINT_IN_PLACE, HINT_MISSING_GRAD
 from autograder.problems import momentum as problems
 from autograder.problems.backends import SLOPEGRAD
 
-from .store import spec
+from . import table
+from .table import Check, Choice, Namespace, made_in
 from .torch_backend import TORCH
 
 ASSIGNMENT = "ch2_momentum"
@@ -105,30 +105,28 @@ def torch_sgd(params, **options):
 # ---- the checks ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Check:
-    """One golden entry: the problem its test cell runs on a solution, the right value and the general hint."""
-
-    cell: str  # the solution cell whose code the problem runs (its mistakes give the variants)
-    problem: Callable[[Any], Any]  # problem(implementation) -> the value the test cell checks
-    expected: Callable[[], Any]
-    hint: str
-    rtol: float = DEFAULT_RTOL
-    atol: float = DEFAULT_ATOL
-    without: frozenset[str] = frozenset()  # mistakes of the cell that another check of its test cell names
+def running(name: str, problem: Callable[[Any], Any]) -> Callable[[Namespace], Any]:
+    """``problem`` run on what a solution defines as ``name`` (``optimal_momentum`` or ``SGD``)."""
+    return lambda solution: problem(solution[name])
 
 
-DEFINES = {"optimal_momentum": "optimal_momentum", "sgd_step": "SGD"}  # solution cell -> what the problems run
+def but(choice: Choice, *names: str) -> Choice:
+    """The mistakes ``choice`` names, except those called ``names``."""
+    return lambda catalogue: [m for m in choice(catalogue) if m.name not in names]
 
 
-def optimal(problem: Callable[[Any], Any], hint: str = OPTIMAL_HINT) -> Check:
+OPTIMAL_MISTAKES = made_in("optimal_momentum")
+SGD_MISTAKES = made_in("sgd_step")
+
+
+def optimal(name: str, problem: Callable[[Any], Any], hint: str = OPTIMAL_HINT) -> Check:
     """A check of ``optimal_momentum``, right when the closed forms are."""
-    return Check("optimal_momentum", problem, lambda: problem(optimal_momentum), hint)
+    return Check(name, running("optimal_momentum", problem), lambda: problem(optimal_momentum), hint, OPTIMAL_MISTAKES)
 
 
-def sgd(problem: Callable[..., Any], hint: str = SGD_HINT, without: frozenset[str] = frozenset()) -> Check:
+def sgd(name: str, problem: Callable[..., Any], hint: str = SGD_HINT, mistakes: Choice = SGD_MISTAKES) -> Check:
     """A check of ``SGD``, right when ``torch.optim.SGD`` gives the same on the same problem."""
-    return Check("sgd_step", problem, lambda: problem(torch_sgd, backend=TORCH), hint, without=without)
+    return Check(name, running("SGD", problem), lambda: problem(torch_sgd, backend=TORCH), hint, mistakes)
 
 
 def quadratic(options: dict[str, Any], steps: int, halve_lr_after: int | None = None) -> Callable[..., Any]:
@@ -149,47 +147,41 @@ def grid(part: str) -> Callable[..., Any]:
 
 # A missing gradient taken as zero moves only p3 on the grid, yet its variant would be a whole copy of the
 # grid's paths: grid_momentum names it, the other parts of the grid leave it to the general hint.
-MISSING_GRAD_AS_ZERO = frozenset({"grad_none_as_zero", "updates_missing_grads"})
+MISSING_GRAD_AS_ZERO = ("grad_none_as_zero", "updates_missing_grads")
+GRID_MISTAKES = {part: SGD_MISTAKES if part == "momentum" else but(SGD_MISTAKES, *MISSING_GRAD_AS_ZERO)
+                 for part in problems.GRID_PARTS}
 FIRST_BUFFER_OPTIONS = dict(lr=0.1, momentum=0.9, dampening=0.5)
 UNUSED_OPTIONS = dict(lr=0.1, momentum=0.9, weight_decay=0.01)
 
-CHECKS: dict[str, Check] = {
-    "visible_optimal_valley": optimal(lambda f: tuple(f(0.2, 4.0))),
-    "visible_optimal_hessian": optimal(lambda f: tuple(f(np.diag([0.2, 4.0])))),
-    "optimal_table": optimal(problems.optimal_table),
-    "optimal_hessian": optimal(problems.optimal_for_hessian),
+CHECKS = (
+    optimal("visible_optimal_valley", lambda f: tuple(f(0.2, 4.0))),
+    optimal("visible_optimal_hessian", lambda f: tuple(f(np.diag([0.2, 4.0])))),
+    optimal("optimal_table", problems.optimal_table),
+    optimal("optimal_hessian", problems.optimal_for_hessian),
     # eigenvalues of the (defective) matrices at lam = mu and lam = L are accurate to about sqrt(eps)
-    "optimal_radii": Check("optimal_momentum", problems.optimal_radii, optimal_radii, RADII_HINT, rtol=1e-6, atol=1e-7),
-    "visible_plain_steps": sgd(quadratic({"lr": 0.1}, 2)),
-    "visible_momentum_steps": sgd(quadratic({"lr": 0.1, "momentum": 0.9}, 3)),
-    "visible_nesterov_steps": sgd(quadratic({"lr": 0.1, "momentum": 0.9, "nesterov": True}, 2)),
-    "visible_lr_change": sgd(quadratic({"lr": 0.1, "momentum": 0.9}, 3, halve_lr_after=2)),
-    "visible_first_buffer": sgd(lambda c, backend=SLOPEGRAD: problems.first_step_buffer(c, FIRST_BUFFER_OPTIONS, backend),
-                                FIRST_BUFFERS_HINT),
-    "visible_unused_parameter": sgd(lambda c, backend=SLOPEGRAD: problems.unused_parameter_report(
+    Check("optimal_radii", running("optimal_momentum", problems.optimal_radii), optimal_radii, RADII_HINT,
+          OPTIMAL_MISTAKES, rtol=1e-6, atol=1e-7),
+    sgd("visible_plain_steps", quadratic({"lr": 0.1}, 2)),
+    sgd("visible_momentum_steps", quadratic({"lr": 0.1, "momentum": 0.9}, 3)),
+    sgd("visible_nesterov_steps", quadratic({"lr": 0.1, "momentum": 0.9, "nesterov": True}, 2)),
+    sgd("visible_lr_change", quadratic({"lr": 0.1, "momentum": 0.9}, 3, halve_lr_after=2)),
+    sgd("visible_first_buffer", lambda c, backend=SLOPEGRAD: problems.first_step_buffer(c, FIRST_BUFFER_OPTIONS, backend),
+        FIRST_BUFFERS_HINT),
+    sgd("visible_unused_parameter", lambda c, backend=SLOPEGRAD: problems.unused_parameter_report(
         c, UNUSED_OPTIONS, backend=backend), HINT_MISSING_GRAD),
-    **{f"grid_{part}": sgd(grid(part), without=frozenset() if part == "momentum" else MISSING_GRAD_AS_ZERO)
-       for part in problems.GRID_PARTS},
-    "lr_change": sgd(problems.lr_change_paths),
-    "first_buffers": sgd(problems.first_buffers, FIRST_BUFFERS_HINT),
-    "state_keys": sgd(problems.state_keys_report, STATE_HINT),
-    "own_buffers": sgd(twin("own_buffers"), BUFFER_HINT),
-    "twin_state_keys": sgd(twin("state_keys"), STATE_HINT),
-    "twin_path": sgd(twin("path")),
-    "in_place": Check("sgd_step", problems.updates_in_place, lambda: [True] * 4, HINT_IN_PLACE),  # slopegrad only
-    "region": Check("sgd_step", problems.region_convergence, convergence_region, REGION_HINT),
-}
-
-
-def variants(check: Check) -> list[tuple[str, Any]]:
-    """``(hint, value)`` for each of the catalogue's mistakes in the check's cell, in catalogue order."""
-    made = [m for m in CATALOGUE.mistakes
-            if m.name not in check.without and any(edit.cell == check.cell for edit in m.edits)]
-    return [(m.hint, check.problem(CATALOGUE.solution(m)[DEFINES[check.cell]])) for m in made]
+    *(sgd(f"grid_{part}", grid(part), mistakes=GRID_MISTAKES[part]) for part in problems.GRID_PARTS),
+    sgd("lr_change", problems.lr_change_paths),
+    sgd("first_buffers", problems.first_buffers, FIRST_BUFFERS_HINT),
+    sgd("state_keys", problems.state_keys_report, STATE_HINT),
+    sgd("own_buffers", twin("own_buffers"), BUFFER_HINT),
+    sgd("twin_state_keys", twin("state_keys"), STATE_HINT),
+    sgd("twin_path", twin("path")),
+    Check("in_place", running("SGD", problems.updates_in_place), lambda: [True] * 4, HINT_IN_PLACE,  # slopegrad only
+          SGD_MISTAKES),
+    Check("region", running("SGD", problems.region_convergence), convergence_region, REGION_HINT, SGD_MISTAKES),
+)
 
 
 def record() -> dict[str, dict[str, Any]]:
     torch.set_default_dtype(torch.float64)
-    return {f"{ASSIGNMENT}.{name}": spec(check.expected(), rtol=check.rtol, atol=check.atol, hint=check.hint,
-                                        variants=variants(check))
-            for name, check in CHECKS.items()}
+    return table.record(CATALOGUE, CHECKS)
