@@ -11,19 +11,17 @@ variant, and the failing check names the mistake.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
 import torch
 from torch.optim import lr_scheduler as torch_schedulers
 
-from autograder.compare import DEFAULT_ATOL, DEFAULT_RTOL
-from autograder.mistakes import Mistake
 from autograder.mistakes.ch4_schedules import CATALOGUE, CONTRACT, COSINE, LAST_LR, LINEAR, SEQUENTIAL, STEP
 from autograder.problems import schedules as P
 
-from .store import spec
+from . import table
+from .table import Check, Choice, made_in
 from .torch_backend import TORCH
 
 ASSIGNMENT = "ch4_schedules"
@@ -68,28 +66,22 @@ Sequence = Callable[..., np.ndarray]  # how a test cell reads the rates: P.lr_se
 Compute = Callable[[Classes, Sequence, dict[str, Any]], Any]  # (classes, sequence, on) -> the checked value
 
 
-@dataclass(frozen=True)
-class Check:
-    """One check of the notebook: what its test cell computes, and which mistakes it can name.
+def check(name: str, compute: Compute, hint: str, mistakes: Choice, lr_at: bool = False,
+          closed_form: Callable[[], Any] | None = None) -> Check:
+    """The table's row of one test cell: ``compute(classes, sequence, on)`` is its problem.
 
-    ``compute(classes, sequence, on)`` runs the test cell's problem on ``classes``; ``on`` moves it
-    onto PyTorch (:data:`ON_TORCH`). ``cells`` are the solution cells the problem runs: the mistakes
-    made in them give the variants, the first cell's first (an earlier variant names an equal value).
+    The expected value runs it on PyTorch (:data:`ON_TORCH`, rates read by stepping), unless
+    ``closed_form()`` gives it where PyTorch's SGD cannot; a solution runs it on its own classes,
+    read with ``lr_at`` where the test cell does (PyTorch's schedulers always step).
     """
-
-    name: str
-    compute: Compute
-    hint: str
-    cells: tuple[str, ...]
-    lr_at: bool = False  # the student's side reads lr_at; PyTorch's always steps
-    rtol: float = 1e-10
-    atol: float = 1e-10
-    closed_form: Callable[[], Any] | None = None  # the expected value where PyTorch's SGD cannot give it
-
-    def mistakes(self) -> list[Mistake]:
-        """The catalogue's mistakes made in :attr:`cells`, those of the first cell first."""
-        made = [m for cell in self.cells for m in CATALOGUE.mistakes if cell in {e.cell for e in m.edits}]
-        return list(dict.fromkeys(made))
+    sequence = P.closed_form_sequence if lr_at else P.lr_sequence
+    return Check(
+        name,
+        computed=lambda solution: compute({kind: solution[kind] for kind in TORCH_CLASSES}, sequence, {}),
+        expected=closed_form or (lambda: compute(TORCH_CLASSES, P.lr_sequence, ON_TORCH)),
+        hint=hint,
+        mistakes=mistakes,
+    )
 
 
 # ---- the test cells' problems -----------------------------------------------------------------
@@ -133,66 +125,57 @@ def on_steplr(problem: Callable[..., Any]) -> Compute:
 STEP_VISIBLE = single("StepLR", 10, 0.1, step_size=3, gamma=0.5)
 COSINE_VISIBLE = single("CosineAnnealingLR", 9, 1.0, T_max=4, eta_min=0.2)
 LINEAR_VISIBLE = single("LinearLR", 6, 0.4, start_factor=0.25, total_iters=3)
-CHAIN = (SEQUENTIAL, LINEAR, COSINE, STEP)  # SequentialLR's own mistakes first, then those its chains inherit
-GROUP_ENTRIES = {"rtol": DEFAULT_RTOL, "atol": DEFAULT_ATOL, "closed_form": P.expected_group_entries}  # PyTorch's groups hold more
+IN_STEP, IN_COSINE, IN_LINEAR = made_in(STEP), made_in(COSINE), made_in(LINEAR)  # the mistakes each check names
+# SequentialLR's own mistakes and those its chains inherit, in the catalogue's order: no two of them record
+# the same wrong value on the chains, so none hides another's hint (tests/test_mistakes.py fails if one does).
+IN_CHAIN = made_in(SEQUENTIAL, LINEAR, COSINE, STEP)
+GROUP_ENTRIES = P.expected_group_entries  # PyTorch's groups hold more entries than a solution's
 
 CHECKS = (
     # visible (their expected values are written out in the notebook too)
-    Check("steplr_seed_visible", single("StepLR", 25, 0.1, step_size=10, gamma=0.1), GENERAL["steplr"], (STEP,)),
-    Check("steplr_sequence_visible", STEP_VISIBLE, GENERAL["steplr"], (STEP,)),
-    Check("steplr_lr_at_visible", STEP_VISIBLE, GENERAL["steplr"], (STEP,), lr_at=True),
-    Check("steplr_outside_change_visible", single("StepLR", 8, 0.1, changes={2: 0.5}, step_size=2, gamma=0.5),
-          GENERAL["steplr"], (STEP,)),
-    Check("cosine_sequence_visible", COSINE_VISIBLE, GENERAL["cosine"], (COSINE,)),
-    Check("cosine_lr_at_visible", COSINE_VISIBLE, GENERAL["cosine"], (COSINE,), lr_at=True),
-    Check("linear_sequence_visible", LINEAR_VISIBLE, GENERAL["linear"], (LINEAR,)),
-    Check("linear_lr_at_visible", LINEAR_VISIBLE, GENERAL["linear"], (LINEAR,), lr_at=True),
-    Check("sequential_sequence_visible", warmup_then_cosine, GENERAL["sequential"], CHAIN),
-    Check("sequential_lr_at_visible", warmup_then_cosine, GENERAL["sequential"], CHAIN, lr_at=True),
+    check("steplr_seed_visible", single("StepLR", 25, 0.1, step_size=10, gamma=0.1), GENERAL["steplr"], IN_STEP),
+    check("steplr_sequence_visible", STEP_VISIBLE, GENERAL["steplr"], IN_STEP),
+    check("steplr_lr_at_visible", STEP_VISIBLE, GENERAL["steplr"], IN_STEP, lr_at=True),
+    check("steplr_outside_change_visible", single("StepLR", 8, 0.1, changes={2: 0.5}, step_size=2, gamma=0.5),
+          GENERAL["steplr"], IN_STEP),
+    check("cosine_sequence_visible", COSINE_VISIBLE, GENERAL["cosine"], IN_COSINE),
+    check("cosine_lr_at_visible", COSINE_VISIBLE, GENERAL["cosine"], IN_COSINE, lr_at=True),
+    check("linear_sequence_visible", LINEAR_VISIBLE, GENERAL["linear"], IN_LINEAR),
+    check("linear_lr_at_visible", LINEAR_VISIBLE, GENERAL["linear"], IN_LINEAR, lr_at=True),
+    check("sequential_sequence_visible", warmup_then_cosine, GENERAL["sequential"], IN_CHAIN),
+    check("sequential_lr_at_visible", warmup_then_cosine, GENERAL["sequential"], IN_CHAIN, lr_at=True),
     # hidden: StepLR
-    Check("steplr_grid", grid("StepLR", P.STEP_GRID), GENERAL["steplr"], (STEP,)),
-    Check("steplr_grid_lr_at", grid("StepLR", P.STEP_GRID), GENERAL["steplr"], (STEP,), lr_at=True),
-    Check("steplr_outside_changes", grid("StepLR", P.STEP_GRID, changes=P.OUTSIDE_CHANGES), GENERAL["steplr"], (STEP,)),
-    Check("steplr_resume", grid("StepLR", P.STEP_GRID, P.resume_discrepancy), GENERAL["resume"], (STEP,)),
-    Check("steplr_last_lr", grid("StepLR", P.STEP_GRID, P.last_lr_discrepancy), GENERAL["contract"], (STEP,)),
-    Check("steplr_step_order_warning", on_steplr(P.step_order_warnings), GENERAL["contract"], (STEP,)),
-    Check("steplr_only_lr", on_steplr(P.group_entries_after), GENERAL["contract"] + ONLY_LR, (STEP,), **GROUP_ENTRIES),
+    check("steplr_grid", grid("StepLR", P.STEP_GRID), GENERAL["steplr"], IN_STEP),
+    check("steplr_grid_lr_at", grid("StepLR", P.STEP_GRID), GENERAL["steplr"], IN_STEP, lr_at=True),
+    check("steplr_outside_changes", grid("StepLR", P.STEP_GRID, changes=P.OUTSIDE_CHANGES), GENERAL["steplr"], IN_STEP),
+    check("steplr_resume", grid("StepLR", P.STEP_GRID, P.resume_discrepancy), GENERAL["resume"], IN_STEP),
+    check("steplr_last_lr", grid("StepLR", P.STEP_GRID, P.last_lr_discrepancy), GENERAL["contract"], IN_STEP),
+    check("steplr_step_order_warning", on_steplr(P.step_order_warnings), GENERAL["contract"], IN_STEP),
+    check("steplr_only_lr", on_steplr(P.group_entries_after), GENERAL["contract"] + ONLY_LR, IN_STEP,
+          closed_form=GROUP_ENTRIES),
     # hidden: cosine
-    Check("cosine_grid", grid("CosineAnnealingLR", P.COSINE_GRID), GENERAL["cosine"], (COSINE,)),
-    Check("cosine_grid_lr_at", grid("CosineAnnealingLR", P.COSINE_GRID), GENERAL["cosine"], (COSINE,), lr_at=True),
-    Check("cosine_three_groups", grid("CosineAnnealingLR", [dict(T_max=30, eta_min=0.001)], base_lrs=P.THREE_BASE_LRS),
-          GENERAL["cosine"], (COSINE,)),
-    Check("cosine_resume", grid("CosineAnnealingLR", P.COSINE_GRID, P.resume_discrepancy), GENERAL["resume"], (COSINE,)),
+    check("cosine_grid", grid("CosineAnnealingLR", P.COSINE_GRID), GENERAL["cosine"], IN_COSINE),
+    check("cosine_grid_lr_at", grid("CosineAnnealingLR", P.COSINE_GRID), GENERAL["cosine"], IN_COSINE, lr_at=True),
+    check("cosine_three_groups", grid("CosineAnnealingLR", [dict(T_max=30, eta_min=0.001)], base_lrs=P.THREE_BASE_LRS),
+          GENERAL["cosine"], IN_COSINE),
+    check("cosine_resume", grid("CosineAnnealingLR", P.COSINE_GRID, P.resume_discrepancy), GENERAL["resume"], IN_COSINE),
     # hidden: linear warm-up
-    Check("linear_grid", grid("LinearLR", P.LINEAR_GRID), GENERAL["linear"], (LINEAR,)),
-    Check("linear_grid_lr_at", grid("LinearLR", P.LINEAR_GRID), GENERAL["linear"], (LINEAR,), lr_at=True),
-    Check("linear_resume", grid("LinearLR", P.LINEAR_GRID, P.resume_discrepancy), GENERAL["resume"], (LINEAR,)),
+    check("linear_grid", grid("LinearLR", P.LINEAR_GRID), GENERAL["linear"], IN_LINEAR),
+    check("linear_grid_lr_at", grid("LinearLR", P.LINEAR_GRID), GENERAL["linear"], IN_LINEAR, lr_at=True),
+    check("linear_resume", grid("LinearLR", P.LINEAR_GRID, P.resume_discrepancy), GENERAL["resume"], IN_LINEAR),
     # hidden: chains
-    Check("sequential_grid", chains(), GENERAL["sequential"], CHAIN),
-    Check("sequential_grid_lr_at", chains(), GENERAL["sequential"], CHAIN, lr_at=True),
-    Check("sequential_resume", chains(P.resume_discrepancy), GENERAL["resume"], CHAIN),
-    Check("sequential_last_lr", chains(P.last_lr_discrepancy), GENERAL["last_lr"], CHAIN),
-    Check("sequential_step_order_warning", on_chain(P.step_order_warnings), GENERAL["sequential_warning"], CHAIN),
-    Check("sequential_only_lr", on_chain(P.group_entries_after, "warmup4_step5_cosine25"), GENERAL["sequential"] + ONLY_LR,
-          CHAIN, **GROUP_ENTRIES),
-    Check("sequential_trajectory", on_chain(P.scheduled_trajectory), GENERAL["sequential"], CHAIN),
+    check("sequential_grid", chains(), GENERAL["sequential"], IN_CHAIN),
+    check("sequential_grid_lr_at", chains(), GENERAL["sequential"], IN_CHAIN, lr_at=True),
+    check("sequential_resume", chains(P.resume_discrepancy), GENERAL["resume"], IN_CHAIN),
+    check("sequential_last_lr", chains(P.last_lr_discrepancy), GENERAL["last_lr"], IN_CHAIN),
+    check("sequential_step_order_warning", on_chain(P.step_order_warnings), GENERAL["sequential_warning"], IN_CHAIN),
+    check("sequential_only_lr", on_chain(P.group_entries_after, "warmup4_step5_cosine25"), GENERAL["sequential"] + ONLY_LR,
+          IN_CHAIN, closed_form=GROUP_ENTRIES),
+    check("sequential_trajectory", on_chain(P.scheduled_trajectory), GENERAL["sequential"], IN_CHAIN),
 )
 
 
 # ---- recording ----------------------------------------------------------------------------------
-def solution_classes(mistake: Mistake | None) -> Classes:
-    """The reference solution's scheduler classes, with ``mistake`` made."""
-    namespace = CATALOGUE.solution(mistake)
-    return {name: namespace[name] for name in TORCH_CLASSES}
-
-
-def recorded(check: Check) -> dict[str, Any]:
-    expected = check.closed_form() if check.closed_form else check.compute(TORCH_CLASSES, P.lr_sequence, ON_TORCH)
-    sequence = P.closed_form_sequence if check.lr_at else P.lr_sequence
-    variants = [(m.hint, check.compute(solution_classes(m), sequence, {})) for m in check.mistakes()]
-    return spec(expected, rtol=check.rtol, atol=check.atol, hint=check.hint, variants=variants)
-
-
 def record() -> dict[str, dict[str, Any]]:
     torch.set_default_dtype(torch.float64)
-    return {f"{ASSIGNMENT}.{check.name}": recorded(check) for check in CHECKS}
+    return table.record(CATALOGUE, CHECKS)
