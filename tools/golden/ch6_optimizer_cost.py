@@ -19,22 +19,20 @@ mistake's hint.
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import io
-from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
 import torch
 from torch.optim import lr_scheduler as torch_schedulers
 
-from autograder.compare import DEFAULT_ATOL, DEFAULT_RTOL, first_mismatch
+from autograder.compare import DEFAULT_RTOL
 from autograder.mistakes.ch6_optimizer_cost import CATALOGUE, HINT_NOT_IN_PLACE
 from autograder.problems import optimizer_cost as P
 from slopegrad.nn import Linear, Tanh
 
-from .store import spec
+from . import table
+from .table import Check, made_in
 from .torch_backend import TORCH
 
 ASSIGNMENT = "ch6_optimizer_cost"
@@ -43,10 +41,6 @@ FINAL_RTOL, FINAL_ATOL = 1e-9, 1e-12  # 24 Adam steps in float64, slopegrad agai
 EXACT = {"rtol": 0.0, "atol": 0.0}  # a resumed run must be bit for bit the uninterrupted one
 STRICT = (1e-12, 1e-14)  # how close the reference solution comes to torch in float64
 PROBED = ("one_group", "three_groups", "first_without_gradient", "before_any_step")
-
-
-def name(check: str) -> str:
-    return f"{ASSIGNMENT}.{check}"
 
 
 # =================================================================================== torch side
@@ -165,7 +159,7 @@ def torch_clip_with_eps(parameters, max_norm, eps=1e-6):
 
 def torch_error_report(case: dict[str, Any]) -> dict[str, Any]:
     """torch's clip_error_report, with the one difference asked of the course's: the message names the parameter."""
-    report = _quiet(lambda: P.clip_error_report(torch_clip, case, TORCH_CLIP))
+    report = P.clip_error_report(torch_clip, case, TORCH_CLIP)
     assert report == {"raised": "RuntimeError", "names_parameter": False, "grads_unchanged": True}, report
     return {**report, "names_parameter": True}
 
@@ -278,28 +272,20 @@ def resume_in(namespace: dict[str, Any], run: str) -> dict[str, Any]:
 
 
 # =================================================================================== the checks
-@dataclass(frozen=True)
-class Check:
-    """One check of the notebook: its expected value (torch or a closed form), what its test cell
-    computes from a solution's namespace, and the solution cells it runs (the mistakes made in them
-    are its variants). The reference solution must come within ``parity`` of the expected value."""
-
-    name: str
-    expected: Callable[[], Any]
-    computed: Callable[[dict[str, Any]], Any]
-    cells: frozenset[str]
-    hint: str
-    rtol: float = DEFAULT_RTOL
-    atol: float = DEFAULT_ATOL
-    parity: tuple[float, float] = STRICT
+def strict(name: str, computed: Callable[[table.Namespace], Any], expected: Callable[[], Any], hint: str,
+           mistakes: table.Choice, **tolerances: Any) -> Check:
+    """A :class:`~tools.golden.table.Check` whose reference solution agrees with the expected value
+    within :data:`STRICT` unless ``parity`` says otherwise."""
+    return Check(name, computed, expected, hint, mistakes, **{"parity": STRICT, **tolerances})
 
 
-CLIP = frozenset({"clip_grad_norm"})
-STATE = frozenset({"state_accounting"})
-STATE_OF_OPTIMIZERS = STATE | {"bring_sgd", "bring_adam_update", "bring_adam"}
-CHECKPOINT = frozenset({"checkpoint"})
-CHECKPOINT_ADAM = CHECKPOINT | {"bring_adam_update", "bring_adam"}
-CHECKPOINT_SGD = CHECKPOINT | {"bring_sgd"}
+# Each check's variants: the mistakes made in the solution cells its test cell runs.
+CLIP = made_in("clip_grad_norm")
+STATE = made_in("state_accounting")
+STATE_OF_OPTIMIZERS = made_in("state_accounting", "bring_sgd", "bring_adam_update", "bring_adam")
+CHECKPOINT = made_in("checkpoint")
+CHECKPOINT_ADAM = made_in("checkpoint", "bring_adam_update", "bring_adam")
+CHECKPOINT_SGD = made_in("checkpoint", "bring_sgd")
 
 CLIP_GENERAL = (
     "total = sqrt(sum of ||g||**2 over every gradient that is not None); coef = max_norm / (total + eps); "
@@ -335,86 +321,68 @@ VISIBLE_PREDICTED = ("sgd_momentum", "adam", "amsgrad")
 
 
 def _visible_clip_check(key: str, max_norm: float, with_none: bool = False) -> Check:
-    return Check(key, lambda: visible_clip(torch_clip, TORCH_CLIP, max_norm, with_none),
-                 lambda ns: visible_clip(ns["clip_grad_norm_"], SLOPEGRAD_CLIP, max_norm, with_none), CLIP, CLIP_GENERAL)
+    return strict(key, lambda ns: visible_clip(ns["clip_grad_norm_"], SLOPEGRAD_CLIP, max_norm, with_none),
+                  lambda: visible_clip(torch_clip, TORCH_CLIP, max_norm, with_none), CLIP_GENERAL, CLIP)
 
 
 def _clip_cases_check(key: str, cases: dict[str, dict], rtol: float = DEFAULT_RTOL,
                       parity: tuple[float, float] = STRICT) -> Check:
-    return Check(key, lambda: P.clip_cases_report(torch_clip, cases, TORCH_CLIP),
-                 lambda ns: P.clip_cases_report(ns["clip_grad_norm_"], cases), CLIP, CLIP_GENERAL,
+    return Check(key, lambda ns: P.clip_cases_report(ns["clip_grad_norm_"], cases),
+                 lambda: P.clip_cases_report(torch_clip, cases, TORCH_CLIP), CLIP_GENERAL, CLIP,
                  rtol=rtol, parity=parity)
 
 
-def _resume_check(key: str, run: str, cells: frozenset[str]) -> Check:
-    return Check(key, lambda: resumed_exactly(run), lambda ns: resume_in(ns, run), cells, CHECKPOINT_GENERAL,
+def _resume_check(key: str, run: str, mistakes: table.Choice) -> Check:
+    return Check(key, lambda ns: resume_in(ns, run), lambda: resumed_exactly(run), CHECKPOINT_GENERAL, mistakes,
                  **EXACT, parity=(0.0, 0.0))
 
 
 CHECKS = (
     # ---- state accounting
-    Check("state_visible_probe", lambda: as_stated(closed_form_probe("visible"), {"numbers": 48, "bytes": 344}),
-          lambda ns: P.probe_report(ns["state_numbers"], ns["state_bytes"], "visible"), STATE, STATE_GENERAL),
-    Check("state_visible_predicted",
-          lambda: as_stated([P.STATE_PER_ENTRY[n] * 1000 for n in VISIBLE_PREDICTED], [1000, 2000, 3000]),
-          lambda ns: [ns["expected_state_numbers"](n, 1000) for n in VISIBLE_PREDICTED], STATE, PREDICT_GENERAL),
-    Check("state_probes", lambda: {probe: closed_form_probe(probe) for probe in PROBED},
-          lambda ns: P.probes_report(ns["state_numbers"], ns["state_bytes"]), STATE, STATE_GENERAL),
-    Check("state_predicted_table", closed_form_predictions,
-          lambda ns: P.predictions_report(ns["expected_state_numbers"]), STATE, PREDICT_GENERAL),
-    Check("state_measured", torch_measured_state,
-          lambda ns: P.measured_state(ns["state_numbers"], ns["state_bytes"], ns["expected_state_numbers"],
-                                      {"SGD": ns["SGD"], "Adam": ns["Adam"]}), STATE_OF_OPTIMIZERS, MEASURED_GENERAL),
+    strict("state_visible_probe", lambda ns: P.probe_report(ns["state_numbers"], ns["state_bytes"], "visible"),
+           lambda: as_stated(closed_form_probe("visible"), {"numbers": 48, "bytes": 344}), STATE_GENERAL, STATE),
+    strict("state_visible_predicted", lambda ns: [ns["expected_state_numbers"](n, 1000) for n in VISIBLE_PREDICTED],
+           lambda: as_stated([P.STATE_PER_ENTRY[n] * 1000 for n in VISIBLE_PREDICTED], [1000, 2000, 3000]),
+           PREDICT_GENERAL, STATE),
+    strict("state_probes", lambda ns: P.probes_report(ns["state_numbers"], ns["state_bytes"]),
+           lambda: {probe: closed_form_probe(probe) for probe in PROBED}, STATE_GENERAL, STATE),
+    strict("state_predicted_table", lambda ns: P.predictions_report(ns["expected_state_numbers"]),
+           closed_form_predictions, PREDICT_GENERAL, STATE),
+    strict("state_measured",
+           lambda ns: P.measured_state(ns["state_numbers"], ns["state_bytes"], ns["expected_state_numbers"],
+                                       {"SGD": ns["SGD"], "Adam": ns["Adam"]}),
+           torch_measured_state, MEASURED_GENERAL, STATE_OF_OPTIMIZERS),
     # ---- clip_grad_norm_: against torch.nn.utils.clip_grad_norm_
     _visible_clip_check("clip_visible_scaled", 1.0),
     _visible_clip_check("clip_visible_unchanged", 20.0),
     _visible_clip_check("clip_visible_none", 1.0, with_none=True),
-    Check("clip_visible_nonfinite", lambda: torch_error_report(P.CLIP_VISIBLE_ERROR),
-          lambda ns: P.clip_error_report(ns["clip_grad_norm_"], P.CLIP_VISIBLE_ERROR), CLIP, CLIP_ERROR_GENERAL),
+    strict("clip_visible_nonfinite", lambda ns: P.clip_error_report(ns["clip_grad_norm_"], P.CLIP_VISIBLE_ERROR),
+           lambda: torch_error_report(P.CLIP_VISIBLE_ERROR), CLIP_ERROR_GENERAL, CLIP),
     _clip_cases_check("clip_cases", P.CLIP_CASES),
     _clip_cases_check("clip_float32", P.CLIP_FLOAT32_CASES, rtol=FLOAT32_RTOL, parity=(FLOAT32_RTOL, STRICT[1])),
     _clip_cases_check("clip_nonfinite", P.CLIP_NONFINITE_CASES),
-    Check("clip_errors", lambda: {n: torch_error_report(c) for n, c in P.CLIP_ERROR_CASES.items()},
-          lambda ns: {n: P.clip_error_report(ns["clip_grad_norm_"], c) for n, c in P.CLIP_ERROR_CASES.items()},
-          CLIP, CLIP_ERROR_GENERAL),
-    Check("clip_eps", lambda: P.clip_cases_report(torch_clip_with_eps, P.CLIP_EPS_CASES, TORCH_CLIP),
-          lambda ns: P.clip_cases_report(ns["clip_grad_norm_"], P.CLIP_EPS_CASES), CLIP,
-          CLIP_GENERAL + " With eps given, use it: coef = max_norm / (total + eps)."),
-    Check("clip_in_place", lambda: P.clip_in_place_report(torch_clip, TORCH_CLIP),
-          lambda ns: P.clip_in_place_report(ns["clip_grad_norm_"]), CLIP, HINT_NOT_IN_PLACE),
+    strict("clip_errors",
+           lambda ns: {n: P.clip_error_report(ns["clip_grad_norm_"], c) for n, c in P.CLIP_ERROR_CASES.items()},
+           lambda: {n: torch_error_report(c) for n, c in P.CLIP_ERROR_CASES.items()}, CLIP_ERROR_GENERAL, CLIP),
+    strict("clip_eps", lambda ns: P.clip_cases_report(ns["clip_grad_norm_"], P.CLIP_EPS_CASES),
+           lambda: P.clip_cases_report(torch_clip_with_eps, P.CLIP_EPS_CASES, TORCH_CLIP),
+           CLIP_GENERAL + " With eps given, use it: coef = max_norm / (total + eps).", CLIP),
+    strict("clip_in_place", lambda ns: P.clip_in_place_report(ns["clip_grad_norm_"]),
+           lambda: P.clip_in_place_report(torch_clip, TORCH_CLIP), HINT_NOT_IN_PLACE, CLIP),
     # ---- checkpoints: bit for bit, and where torch's uninterrupted run ends
     _resume_check("checkpoint_visible", "visible", CHECKPOINT),
     _resume_check("checkpoint_probe_float32", "probe_float32", CHECKPOINT),
     _resume_check("checkpoint_adam", "adam", CHECKPOINT_ADAM),
     _resume_check("checkpoint_sgd", "sgd", CHECKPOINT_SGD),
     _resume_check("checkpoint_at_start", "at_start", CHECKPOINT),
-    Check("checkpoint_adam_final", lambda: torch_resume("adam")["finals"][0],
+    Check("checkpoint_adam_final",
           lambda ns: P.resumed_parameters(ns["save_checkpoint"], ns["load_checkpoint"], ns["Adam"], "adam"),
-          CHECKPOINT_ADAM, FINAL_GENERAL, rtol=FINAL_RTOL, atol=FINAL_ATOL, parity=(FINAL_RTOL, FINAL_ATOL)),
+          lambda: torch_resume("adam")["finals"][0], FINAL_GENERAL, CHECKPOINT_ADAM,
+          rtol=FINAL_RTOL, atol=FINAL_ATOL, parity=(FINAL_RTOL, FINAL_ATOL)),
 )
 
 
 # =================================================================================== recording
-def _quiet(function: Callable[[], Any]) -> Any:
-    """``function()`` with what it prints (the errors the problems report) and NumPy's warnings swallowed."""
-    with contextlib.redirect_stdout(io.StringIO()), np.errstate(all="ignore"):
-        return function()
-
-
-def variants(check: Check) -> list[tuple[str, Any]]:
-    """(hint, value) of every mistake made in the check's cells: what a student who makes it records."""
-    return [(m.hint, _quiet(lambda m=m: check.computed(CATALOGUE.solution(m))))
-            for m in CATALOGUE.mistakes if any(edit.cell in check.cells for edit in m.edits)]
-
-
-def recorded(check: Check) -> dict:
-    expected = check.expected()
-    found = first_mismatch(_quiet(lambda: check.computed(CATALOGUE.solution())), expected, *check.parity)
-    if found is not None:
-        raise AssertionError(f"{check.name}: the reference solution differs from the expected value: {found}")
-    return spec(expected, hint=check.hint, variants=variants(check), rtol=check.rtol, atol=check.atol)
-
-
 def record() -> dict[str, dict]:
     torch.set_default_dtype(torch.float64)
-    return {name(check.name): recorded(check) for check in CHECKS}
+    return table.record(CATALOGUE, CHECKS)
