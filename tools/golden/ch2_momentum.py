@@ -23,7 +23,7 @@ from autograder.problems import momentum as problems
 from autograder.problems.backends import SLOPEGRAD
 
 from . import table
-from .table import Check, Choice, Namespace, made_in
+from .table import Check, Choice, Namespace, but, made_in
 from .torch_backend import TORCH
 
 ASSIGNMENT = "ch2_momentum"
@@ -108,11 +108,6 @@ def torch_sgd(params, **options):
 def running(name: str, problem: Callable[[Any], Any]) -> Callable[[Namespace], Any]:
     """``problem`` run on what a solution defines as ``name`` (``optimal_momentum`` or ``SGD``)."""
     return lambda solution: problem(solution[name])
-
-
-def but(choice: Choice, *names: str) -> Choice:
-    """The mistakes ``choice`` names, except those called ``names``."""
-    return lambda catalogue: [m for m in choice(catalogue) if m.name not in names]
 
 
 OPTIMAL_MISTAKES = made_in("optimal_momentum")

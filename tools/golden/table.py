@@ -42,6 +42,11 @@ def named(*names: str) -> Choice:
     return lambda catalogue: [catalogue[name] for name in names]
 
 
+def but(choice: Choice, *names: str) -> Choice:
+    """The mistakes ``choice`` names, except those called ``names`` (another check names them)."""
+    return lambda catalogue: [m for m in choice(catalogue) if m.name not in names]
+
+
 NOBODY: Choice = lambda catalogue: []  # noqa: E731 - a check that names no mistake
 
 
