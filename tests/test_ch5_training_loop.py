@@ -277,15 +277,13 @@ def test_the_reference_loop_with_the_reference_optimizers_equals_torch(ns, split
 
 
 def test_the_golden_module_agrees_with_the_plain_torch_loop(split):
-    from tools.golden import ch5_training_loop as G
-
     golden = load_assignment(GOLDEN.parent, ASSIGNMENT)
     theirs, _ = torch_history(lambda ps: torch.optim.Adam(ps, lr=0.01),
                               lambda o: torch.optim.lr_scheduler.StepLR(o, step_size=2, gamma=0.5), "adam", split)
     np.testing.assert_allclose(golden[f"{ASSIGNMENT}.adam_history"].value["loss"], theirs["loss"], rtol=1e-14)
     assert golden[f"{ASSIGNMENT}.adam_history"].value["lr"] == theirs["lr"]
     named = {variant.hint for spec in golden.values() for variant in spec.variants}
-    assert {m.hint for m in G.MISTAKES} <= named, "every loop mistake is named by some check"
+    assert {m.hint for m in CATALOGUE.mistakes} <= named, "every loop mistake is named by some check"
 
 
 def test_the_bars_hold_with_margin_for_other_seeds(ns, monkeypatch):

@@ -15,9 +15,6 @@ that mistake's edit, run with the reference optimizers on slopegrad, each with t
 
 from __future__ import annotations
 
-import contextlib
-import io
-import warnings
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, Callable
@@ -27,20 +24,17 @@ import torch
 import torch.nn.functional as F
 from torch.optim import lr_scheduler as torch_schedulers
 
+from autograder.mistakes import Catalogue, Mistake
 from autograder.mistakes.ch5_training_loop import CATALOGUE
 from autograder.problems import training_loop as P
 from slopegrad.data import DataLoader
 from slopegrad.nn import Linear, ReLU, Sequential
 
-from .store import spec
+from .table import NOBODY, Check, Namespace, made_in, record as record_table
 
 ASSIGNMENT = "ch5_training_loop"
 HISTORY_RTOL = 1e-8  # float64 through a few hundred steps; torch and slopegrad agree to ~1e-13
 HISTORY_ATOL = 1e-10
-
-
-def name(check: str) -> str:
-    return f"{ASSIGNMENT}.{check}"
 
 
 # ----------------------------------------------------------------------------------- torch backend
@@ -131,20 +125,24 @@ class Run:
 
     def expected(self) -> dict[str, Any]:
         """PyTorch's run: torch.optim, torch's schedulers and the reference loop."""
-        return P.run(torch_train, TORCH_CLASSES[self.optimizer], TORCH_CLASSES[self.scheduler], self.name, TORCH_RUN)
+        return _torch_run(self)
 
-    def with_mistake(self, mistake: str) -> dict[str, Any]:
-        """The run as a student who made ``mistake`` records it (the reference optimizers, slopegrad)."""
-        return _student_run(self, mistake)
+    def on(self, solution: Namespace) -> dict[str, Any]:
+        """The run as a student with this solution records it (its loop and optimizers, slopegrad)."""
+        return _student_run(self, solution["train"], solution[self.optimizer], solution[self.scheduler])
 
 
 @cache
-def _student_run(run: Run, mistake: str) -> dict[str, Any]:
-    namespace = CATALOGUE.solution(mistake)
-    return P.run(namespace["train"], namespace[run.optimizer], namespace[run.scheduler], run.name)
+def _torch_run(run: Run) -> dict[str, Any]:
+    return P.run(torch_train, TORCH_CLASSES[run.optimizer], TORCH_CLASSES[run.scheduler], run.name, TORCH_RUN)
 
 
-MISTAKES = CATALOGUE.mistakes
+@cache  # (a solution's functions are the same objects every time it is asked for: one training per run)
+def _student_run(run: Run, train: Callable, optimizer_class: type, scheduler_class: type) -> dict[str, Any]:
+    return P.run(train, optimizer_class, scheduler_class, run.name)
+
+
+EVERY_MISTAKE = made_in("train")  # every mistake of the chapter is made in its loop
 
 SMALL = Run("small", "PlainSGD", "ExponentialLR")
 SMALL_CONSTANT = Run("small_constant", "PlainSGD", "ExponentialLR")
@@ -184,92 +182,80 @@ HISTORIES = {  # check -> the run whose history it compares, its general hint
 BARS = {SGD_MOMENTUM: "SGD(lr=0.05, momentum=0.9)", ADAM: "Adam(lr=0.01)"}  # run -> its optimizer, as hints name it
 
 
-def _variants(value: Callable[[Any], Any], results: Callable[[str], Any]) -> list[tuple[str, Any]]:
-    """``(hint, value(results(mistake)))`` for each mistake."""
-    return [(m.hint, value(results(m.name))) for m in MISTAKES]
+def _history(name: str, run: Run, hint: str) -> Check:
+    return Check(name, lambda solution: run.on(solution)["history"], lambda: run.expected()["history"], hint,
+                 EVERY_MISTAKE, rtol=HISTORY_RTOL, atol=HISTORY_ATOL)
 
 
-def _history(run: Run, hint: str) -> dict[str, Any]:
-    return spec(run.expected()["history"], rtol=HISTORY_RTOL, atol=HISTORY_ATOL, hint=hint,
-                variants=_variants(lambda result: result["history"], run.with_mistake))
-
-
-def _bar(value: Any, variants: list[tuple[str, Any]], upper: float, lower: float = 0.0, *, hint: str) -> dict[str, Any]:
-    """A range [lower, upper] as a check: the midpoint, with atol half the width (rounded so that both
-    ends pass) and no rtol. A mistake's result outside the range is named within that same atol, and
-    only where no other mistake's result lies that close: a wide bar must not name the wrong mistake
-    (near chance accuracy, or near the untrained loss, several mistakes look alike)."""
-    assert lower <= value <= upper, "PyTorch's run must clear its own bar"
+def _bar(name: str, value: Callable[[dict[str, Any]], float], run: Run, upper: float, lower: float = 0.0, *,
+         hint: str) -> Check:
+    """A range [lower, upper] of ``value(result of run)`` as a check: the midpoint, with atol half the
+    width (rounded so that both ends pass) and no rtol. A mistake's result outside the range is named
+    within that same atol, and only where no other mistake's result lies that close: a wide bar must not
+    name the wrong mistake (near chance accuracy, or near the untrained loss, several mistakes look alike)."""
     middle = (upper + lower) / 2
     atol = max(upper - middle, middle - lower)
-    failing = [(h, v) for h, v in variants if abs(v - middle) > atol]
-    named = [(h, v) for h, v in failing if all(abs(v - w) > atol for g, w in failing if g != h)]
-    return spec(middle, rtol=0.0, atol=atol, hint=hint, variants=named)
+
+    def expected() -> float:
+        assert lower <= value(run.expected()) <= upper, "PyTorch's run must clear its own bar"
+        return middle
+
+    def told_apart(catalogue: Catalogue) -> list[Mistake]:
+        results = {m: value(run.on(catalogue.solution(m))) for m in EVERY_MISTAKE(catalogue)}
+        failing = {m: v for m, v in results.items() if abs(v - middle) > atol}
+        return [m for m, v in failing.items() if all(abs(v - w) > atol for o, w in failing.items() if o.hint != m.hint)]
+
+    return Check(name, lambda solution: value(run.on(solution)), expected, hint, told_apart, rtol=0.0, atol=atol)
 
 
-def _bars(run: Run, label: str) -> dict[str, dict[str, Any]]:
-    expected = run.expected()
+def _bars(run: Run, label: str) -> list[Check]:
     epochs = P.RUNS[run.name]["epochs"]
-    return {
-        f"{run.name}_final_loss": _bar(
-            P.final_loss(expected), _variants(P.final_loss, run.with_mistake), P.LOSS_BAR,
-            hint=BAR_HINT.format(label=label, what=f"the mean training loss of the last of {epochs} epochs must be "
-                                 f"below {P.LOSS_BAR}"),
-        ),
-        f"{run.name}_test_accuracy": _bar(
-            expected["test_accuracy"],
-            _variants(lambda result: result["test_accuracy"], run.with_mistake),
-            1.0, P.ACCURACY_BAR,
-            hint=BAR_HINT.format(label=label, what=f"the trained model must classify at least {P.ACCURACY_BAR:.0%} "
-                                 "of the 357 test images correctly"),
-        ),
-    }
+    return [
+        _bar(f"{run.name}_final_loss", P.final_loss, run, P.LOSS_BAR,
+             hint=BAR_HINT.format(label=label, what=f"the mean training loss of the last of {epochs} epochs must be "
+                                  f"below {P.LOSS_BAR}")),
+        _bar(f"{run.name}_test_accuracy", lambda result: result["test_accuracy"], run, 1.0, P.ACCURACY_BAR,
+             hint=BAR_HINT.format(label=label, what=f"the trained model must classify at least {P.ACCURACY_BAR:.0%} "
+                                  "of the 357 test images correctly")),
+    ]
 
 
-def _same_seed_checks() -> dict[str, dict[str, Any]]:
-    def twice(train, optimizer_class, scheduler_class, backend=P.SLOPEGRAD_RUN) -> dict[str, Any]:
-        result = P.determinism(train, optimizer_class, scheduler_class, ADAM_TWICE.name, backend)
-        return {"first": result["first"], "second": result["second"]}
+def _twice(train, optimizer_class, scheduler_class, backend=P.SLOPEGRAD_RUN) -> dict[str, Any]:
+    result = P.determinism(train, optimizer_class, scheduler_class, ADAM_TWICE.name, backend)
+    return {"first": result["first"], "second": result["second"]}
 
-    def with_mistake(mistake: str) -> dict[str, Any]:
-        namespace = CATALOGUE.solution(mistake)
-        return twice(namespace["train"], namespace[ADAM_TWICE.optimizer], namespace[ADAM_TWICE.scheduler])
 
-    expected = twice(torch_train, TORCH_CLASSES[ADAM_TWICE.optimizer], TORCH_CLASSES[ADAM_TWICE.scheduler], TORCH_RUN)
-    return {
-        "same_seed_histories": spec(
-            expected, rtol=HISTORY_RTOL, atol=HISTORY_ATOL,
-            hint="Two runs from the same seeds (weights, split, batch order) must both give PyTorch's history. "
-            + OPTIMIZER_HISTORY_HINT,
-            variants=_variants(lambda result: result, with_mistake),
-        ),
-        "same_seed_difference": spec(
-            0.0, rtol=0.0, atol=0.0,
-            hint="Two runs from the same seeds gave different losses: something keeps state from one run to the "
-            "next (a class attribute or a global in your optimizer, scheduler or loop, e.g. a dict or step counter "
-            "defined at class level instead of in __init__ / self.state), or your loop draws random numbers of its "
-            "own. Everything random here comes from the seeds: the model's weights, the split and the loader's order.",
-        ),
-    }
+def _same_seed_checks() -> list[Check]:
+    def on(solution: Namespace) -> dict[str, Any]:
+        return _twice(solution["train"], solution[ADAM_TWICE.optimizer], solution[ADAM_TWICE.scheduler])
+
+    return [
+        Check("same_seed_histories", on,
+              lambda: _twice(torch_train, TORCH_CLASSES[ADAM_TWICE.optimizer], TORCH_CLASSES[ADAM_TWICE.scheduler],
+                             TORCH_RUN),
+              "Two runs from the same seeds (weights, split, batch order) must both give PyTorch's history. "
+              + OPTIMIZER_HISTORY_HINT, EVERY_MISTAKE, rtol=HISTORY_RTOL, atol=HISTORY_ATOL),
+        Check("same_seed_difference",
+              lambda solution: P.determinism(solution["train"], solution[ADAM_TWICE.optimizer],
+                                             solution[ADAM_TWICE.scheduler], ADAM_TWICE.name)["largest_difference"],
+              lambda: 0.0,
+              "Two runs from the same seeds gave different losses: something keeps state from one run to the "
+              "next (a class attribute or a global in your optimizer, scheduler or loop, e.g. a dict or step counter "
+              "defined at class level instead of in __init__ / self.state), or your loop draws random numbers of its "
+              "own. Everything random here comes from the seeds: the model's weights, the split and the loader's order.",
+              NOBODY, rtol=0.0, atol=0.0),
+    ]
 
 
 def record() -> dict[str, dict[str, Any]]:
     """Every check of the chapter; one torch thread (tiny matrices: threads only cost time here)."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
+    torch.set_default_dtype(torch.float64)
     try:
-        # the mistakes print the errors they raise and warn about the scheduler's order: expected here
-        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings(), np.errstate(all="ignore"):
-            warnings.simplefilter("ignore", UserWarning)
-            return _record()
+        checks = [_history(name, run, hint) for name, (run, hint) in HISTORIES.items()]
+        for run, label in BARS.items():
+            checks += _bars(run, label)
+        return record_table(CATALOGUE, [*checks, *_same_seed_checks()])
     finally:
         torch.set_num_threads(threads)
-
-
-def _record() -> dict[str, dict[str, Any]]:
-    torch.set_default_dtype(torch.float64)
-    checks = {check: _history(run, hint) for check, (run, hint) in HISTORIES.items()}
-    for run, label in BARS.items():
-        checks.update(_bars(run, label))
-    checks.update(_same_seed_checks())
-    return {name(check): value for check, value in checks.items()}
