@@ -34,6 +34,7 @@ def test_run_autograder_writes_gradescope_results(tmp_path):
     spec = {"edits": [{"cell": "run_descent", "replace": ["range(steps)", "range(steps + 1)"]}]}
     for name, data in build_submission(release / "release" / ASSIGNMENT, fixture["source"] / ASSIGNMENT, spec).items():
         (submission / name).write_bytes(data)
+    (submission / os.fsdecode(b"notes-\xff.txt")).write_text("a file whose name is not UTF-8")  # left out, and said so
     (gradescope / "submission_metadata.json").write_text(json.dumps({"created_at": "2030-02-03T04:05:06.000+00:00"}))
     env = dict(os.environ, **{ROOT_ENV: str(gradescope), SOURCE_ENV: str(ROOT), PYTHON_ENV: sys.executable,
                               COURSE_SOURCE_ENV: str(fixture["source"]), GOLDEN_ENV: str(fixture["golden"])})
@@ -47,5 +48,6 @@ def test_run_autograder_writes_gradescope_results(tmp_path):
     assert "steps + 1 points" in tests[f"{ASSIGNMENT}: test_run_descent"]["output"]
     assert tests[f"{ASSIGNMENT}: test_descent_step"]["score"] == 2
     assert "2030-02-03 04:05:06" in results["output"]
+    assert "Not graded: notes-" in results["output"] and "not valid UTF-8; file skipped" in results["output"]
     hidden = "descent_step([3.0, 4.0, 5.0]"
     assert hidden not in json.dumps(results)

@@ -62,8 +62,9 @@ def _assignment(course: Course, submission: Path) -> str:
     return candidates[0]
 
 
-def results(course: Course, assignment: str) -> dict:
-    """Gradescope's results.json from the recorded judgement: one test per graded cell."""
+def results(course: Course, assignment: str, skipped: list[str] = ()) -> dict:
+    """Gradescope's results.json from the recorded judgement: one test per graded cell; ``skipped``:
+    the uploaded files that were left out, and why (the student sees it)."""
     from ..judge import Judgement
     from ..reasons import public_phrases, reasons_from_json
     from ..gradebook import engine_for, status_row
@@ -89,6 +90,8 @@ def results(course: Course, assignment: str) -> dict:
     output = f"Received {row.received_at.isoformat(sep=' ')} UTC."
     if reasons:
         output += " Your instructor will review this submission: " + "; ".join(reasons) + "."
+    if skipped:
+        output += " Not graded: " + "; ".join(skipped) + "."
     return {"score": judgement.score, "output": output, "tests": tests, "visibility": "visible",
             "stdout_visibility": "hidden"}
 
@@ -110,15 +113,19 @@ def main() -> int:
     submission = root / "submission"
     assignment = _assignment(course, submission)
     settings = ExecuteSettings(unsafe_no_sandbox=os.environ.get(UNSAFE_ENV) == "1")
+    skipped: list[str] = []
     try:
         pipeline.prepare(course, [assignment])
-        accept_folder(course, assignment, STUDENT, submission, "gradescope", received_at=_received_at(root))
+        accept_folder(course, assignment, STUDENT, submission, "gradescope", received_at=_received_at(root),
+                      note=skipped.append)
         pipeline.grade(course, [assignment], pipeline.Options(settings=settings, progress=False))
     except SandboxRefused as error:
         out.write_text(json.dumps({"score": 0, "output": f"Grading is unavailable: {error}", "tests": []}))
         print(error, file=sys.stderr)
         return 2
-    out.write_text(json.dumps(results(course, assignment), indent=1))
+    for text in skipped:
+        print(f"skipped: {text}", file=sys.stderr)
+    out.write_text(json.dumps(results(course, assignment, skipped), indent=1))
     return 0
 
 
