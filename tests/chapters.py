@@ -52,10 +52,14 @@ class Chapter:
     def quick(self) -> dict[str, str]:
         """Replacements that skip the cells no check depends on, to keep notebook runs short: the
         ``drawing`` cells and the cells tagged ``uses-solution`` after the last test cell."""
-        cells = list(nbtools.code_cells(self.path).items())
-        last_test = max(index for index, (_, cell) in enumerate(cells) if nbtools.is_test_cell(cell))
-        after = {key for key, cell in cells[last_test + 1:] if "uses-solution" in cell.metadata.get("tags", [])}
+        keys = list(self.code_cells())
+        last_test = max(keys.index(key) for key in self.tests)
+        after = {key for key in self.uses_solution() if keys.index(key) > last_test}
         return {key: "pass" for key in self.drawing | after}
+
+    def uses_solution(self) -> set[str]:
+        """The cells tagged ``uses-solution``: they need a finished exercise (students see them fail until then)."""
+        return {key for key, cell in self.code_cells().items() if "uses-solution" in cell.metadata.get("tags", [])}
 
     def code_cells(self) -> dict:
         return nbtools.code_cells(self.path)

@@ -40,10 +40,6 @@ def stubbed(chapter: Chapter) -> dict[str, str]:
             for grade_id, cell in nbtools.code_cells(chapter.path).items() if nbgrader_meta(cell).get("solution")}
 
 
-def uses_solution(chapter: Chapter) -> set[str]:
-    return {k for k, c in nbtools.code_cells(chapter.path).items() if "uses-solution" in c.metadata.get("tags", [])}
-
-
 chapters = pytest.mark.parametrize("chapter", CHAPTERS, ids=str)
 
 
@@ -108,7 +104,7 @@ def test_exactly_the_cells_tagged_uses_solution_need_a_solution(chapter):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv(GRADING_VARIABLE, "1")
         run = run_in_process(chapter.path, replace=stubbed(chapter))
-    assert set(run.failed()) == uses_solution(chapter) | chapter.tests
+    assert set(run.failed()) == chapter.uses_solution() | chapter.tests
     for key, outcome in run.failed().items():
         assert isinstance(outcome.error, NotImplementedError), (key, outcome.error)
 
