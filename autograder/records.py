@@ -25,7 +25,6 @@ MAX_DEPTH = 32
 
 ARRAY_TAG = "__ndarray__"
 TUPLE_TAG = "__tuple__"
-_FLOAT_KINDS = "f"
 _ALLOWED_DTYPES = {"float64", "float32", "float16", "int64", "int32", "int16", "int8", "uint8", "bool"}
 
 
