@@ -125,6 +125,7 @@ def test_the_bring_cells_are_the_earlier_chapters_cells_verbatim(chapter):
 def test_records_from_a_student_sandbox_pass_the_judge(chapter, tmp_path, monkeypatch):
     """Without golden files (as in the sandbox) visible checks compare with their inline ``expected=``
     and hidden ones only record; the judge, outside, then accepts every value the reference recorded."""
+    graded = reference_run(chapter).outcomes  # (with the golden files: before the variables below are set)
     empty = tmp_path / "no-golden"
     empty.mkdir()
     records = tmp_path / "records.jsonl"
@@ -133,8 +134,9 @@ def test_records_from_a_student_sandbox_pass_the_judge(chapter, tmp_path, monkey
     monkeypatch.setenv(GRADING_VARIABLE, "1")
     run = run_in_process(chapter.path, replace=chapter.quick())
     assert {k: repr(v.error) for k, v in run.failed().items()} == {}
-    for grade_id in chapter.visible:
-        assert "passed: " in run.outcomes[grade_id].output, f"{grade_id}: visible checks compare inline"
+    for grade_id in chapter.visible:  # every check of a visible cell compares inline, as with the golden files
+        compared = run.outcomes[grade_id].output.count("passed: ")
+        assert compared == graded[grade_id].output.count("passed: ") > 0, f"{grade_id}: visible checks compare inline"
     for grade_id in chapter.hidden:
         assert "passed: " not in run.outcomes[grade_id].output, f"{grade_id}: hidden checks only record"
     lines = [json.loads(line) for line in records.read_text().splitlines()]
