@@ -7,6 +7,7 @@ chapter the same way and each chapter's own test module reads its sets from here
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -66,6 +67,12 @@ class Chapter:
 
     def cell_source(self, grade_id: str) -> str:
         return nbtools.cell_source(self.path, grade_id)
+
+    def stubbed(self) -> dict[str, str]:
+        """Every solution cell as nbgrader releases it: each solution region replaced by a raising stub."""
+        return {grade_id: re.sub(r"### BEGIN SOLUTION\n.*?### END SOLUTION", "raise NotImplementedError()", cell.source,
+                                 flags=re.S)
+                for grade_id, cell in self.code_cells().items() if nbtools.nbgrader_meta(cell).get("solution")}
 
     def markdown(self) -> str:
         """All the notebook's prose, in order."""

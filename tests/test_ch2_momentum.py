@@ -21,7 +21,7 @@ from courseplots import VALLEY_HESSIAN, VALLEY_START, animate_paths, run_on_vall
 from courseplots.animation import GRADING_VARIABLE
 import nbtools
 from chapters import BY_NAME
-from nbtools import RELEASE, ROOT, SOURCE, nbgrader_meta, read, run_in_process
+from nbtools import RELEASE, ROOT, SOURCE, run_in_process
 from slopegrad.nn import Parameter
 from tools.golden.torch_backend import TORCH
 
@@ -45,17 +45,6 @@ def optimal_momentum(reference):
 
 
 # ------------------------------------------------------------------------ the reference notebook
-def stubbed() -> dict[str, str]:
-    """Every exercise as nbgrader releases it: the solution replaced by a raising stub."""
-    stubs = {}
-    for cell in read(NOTEBOOK).cells:
-        if nbgrader_meta(cell).get("solution"):
-            head, rest = cell.source.split("### BEGIN SOLUTION")
-            tail = rest.split("### END SOLUTION")[1]
-            stubs[nbgrader_meta(cell)["grade_id"]] = head + "raise NotImplementedError()" + tail
-    return stubs
-
-
 def test_the_released_stubs_raise_and_the_provided_constructor_works():
     """(Every released notebook runs with only its stubs raising: test_release.py.)"""
     stubs = run_in_process(RELEASE / ASSIGNMENT / NOTEBOOK.name, replace=FAST).namespace

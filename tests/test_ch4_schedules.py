@@ -24,7 +24,7 @@ from courseplots import VALLEY_HESSIAN
 import figures
 import nbtools
 from chapters import BY_NAME
-from nbtools import RELEASE, ROOT, SOURCE, nbgrader_meta, read, run_in_process
+from nbtools import RELEASE, ROOT, SOURCE, run_in_process
 from slopegrad.lr_scheduler import STEP_ORDER_WARNING, LRScheduler
 from slopegrad.nn import Parameter
 from tools.golden import ch4_schedules as recorder
@@ -47,16 +47,6 @@ def torch_sequence(make, epochs=problems.EPOCHS, base_lrs=problems.BASE_LRS, **k
 
 
 # ------------------------------------------------------------------------ the reference notebook
-def stubbed() -> dict[str, str]:
-    """Every exercise as nbgrader releases it: each solution region replaced by a raising stub."""
-    stubs = {}
-    for cell in read(NOTEBOOK).cells:
-        if nbgrader_meta(cell).get("solution"):
-            source = re.sub(r"### BEGIN SOLUTION\n.*?### END SOLUTION", "raise NotImplementedError()", cell.source, flags=re.S)
-            stubs[nbgrader_meta(cell)["grade_id"]] = source
-    return stubs
-
-
 def test_the_released_stubs_raise_and_the_provided_validation_works():
     """(Every released notebook runs with only its stubs raising: test_release.py.)"""
     stubs = run_in_process(RELEASE / ASSIGNMENT / NOTEBOOK.name, replace=FAST).namespace

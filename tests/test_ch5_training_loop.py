@@ -23,7 +23,7 @@ from autograder.problems import training_loop as P
 from autograder.records import RECORDS_ENV, decode
 import figures
 from chapters import BY_NAME
-from nbtools import RELEASE, ROOT, SOURCE, nbgrader_meta, read, run_in_process
+from nbtools import RELEASE, ROOT, SOURCE, read, run_in_process
 from slopegrad.data import DIGITS_PATH, DataLoader, load_digits, train_test_split
 from slopegrad.nn import Linear, Parameter
 
@@ -163,19 +163,9 @@ def test_no_reference_optimizer_is_importable():
     assert not (ROOT / "slopegrad" / "data.py").read_text().count("class SGD")
 
 
-def stubbed() -> dict[str, str]:
-    """Every solution cell as nbgrader releases it: each solution region replaced by a raising stub."""
-    stubs = {}
-    for cell in read(NOTEBOOK).cells:
-        if nbgrader_meta(cell).get("solution"):
-            stubs[nbgrader_meta(cell)["grade_id"]] = re.sub(
-                r"### BEGIN SOLUTION\n.*?### END SOLUTION", "raise NotImplementedError()", cell.source, flags=re.S)
-    return stubs
-
-
 def test_without_their_optimizers_students_still_pass_the_loops_own_tests():
     """Until the 'Bring your optimizers' cells are filled, only the cells that use them fail."""
-    stubs = {k: v for k, v in stubbed().items() if k in BRING}
+    stubs = {k: v for k, v in CHAPTER.stubbed().items() if k in BRING}
     run = run_in_process(NOTEBOOK, replace={**stubs, **FAST})
     assert set(run.failed()) == OPTIMIZER_CELLS
     for outcome in run.failed().values():

@@ -26,7 +26,7 @@ from autograder.problems.trajectories import trajectory
 from courseplots import VALLEY_START, valley_gradient
 import nbtools
 from chapters import BY_NAME
-from nbtools import RELEASE, ROOT, SOURCE, nbgrader_meta, run_in_process
+from nbtools import RELEASE, ROOT, SOURCE, run_in_process
 from slopegrad.nn import Parameter
 from tools.golden import ch6_optimizer_cost as recorder
 
@@ -43,16 +43,6 @@ FAST = {grade_id: "pass" for grade_id in FIGURES | {"bandwidth"}}  # no check de
 
 
 # ============================================================================ the reference notebook
-def stubbed() -> dict[str, str]:
-    """Every solution cell as nbgrader releases it: each solution region replaced by a raising stub."""
-    stubs = {}
-    for grade_id, cell in CHAPTER.code_cells().items():
-        if nbgrader_meta(cell).get("solution"):
-            stubs[grade_id] = re.sub(r"### BEGIN SOLUTION\n.*?### END SOLUTION", "raise NotImplementedError()",
-                                     cell.source, flags=re.S)
-    return stubs
-
-
 def test_the_released_stubs_raise_and_the_provided_constructor_works():
     """(Every released notebook runs with only its stubs raising: test_release.py.)"""
     stubs = run_in_process(RELEASE / ASSIGNMENT / NOTEBOOK.name, replace=FAST).namespace

@@ -33,13 +33,6 @@ def passed_checks(chapter: Chapter) -> list[str]:
             for name in re.findall(r"^passed: (.+)$", outcome.output, re.M)]
 
 
-def stubbed(chapter: Chapter) -> dict[str, str]:
-    """Every solution cell as nbgrader releases it: each solution region replaced by a raising stub."""
-    return {grade_id: re.sub(r"### BEGIN SOLUTION\n.*?### END SOLUTION", "raise NotImplementedError()", cell.source,
-                             flags=re.S)
-            for grade_id, cell in nbtools.code_cells(chapter.path).items() if nbgrader_meta(cell).get("solution")}
-
-
 chapters = pytest.mark.parametrize("chapter", CHAPTERS, ids=str)
 
 
@@ -103,7 +96,7 @@ def test_exactly_the_cells_tagged_uses_solution_need_a_solution(chapter):
     ``uses-solution`` fail, each with NotImplementedError (hidden tests are still in the source)."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv(GRADING_VARIABLE, "1")
-        run = run_in_process(chapter.path, replace=stubbed(chapter))
+        run = run_in_process(chapter.path, replace=chapter.stubbed())
     assert set(run.failed()) == chapter.uses_solution() | chapter.tests
     for key, outcome in run.failed().items():
         assert isinstance(outcome.error, NotImplementedError), (key, outcome.error)
